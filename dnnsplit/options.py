@@ -1,0 +1,57 @@
+"""Solver options in one place, checked against what each backend accepts.
+
+A backend declares the option names it honours (``SolverSpec.accepts``). Setting an option a
+backend does not accept raises :class:`UnsupportedOption`: nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Iterable
+
+LP_ALGORITHMS = ("simplex", "ipm", "pdlp")
+
+
+class UnsupportedOption(ValueError):
+    """An option that the chosen backend cannot honour, or an invalid option value."""
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    time_limit: float | None = None  # seconds of solve time
+    mip_gap: float | None = None  # relative gap, a fraction (0.01 = 1 %)
+    threads: int = 1  # one thread by default, for fair timing
+    seed: int = 0
+    lp_algorithm: str | None = None  # one of LP_ALGORITHMS
+    raw: dict[str, Any] = field(default_factory=dict)  # passed to the backend unchanged
+
+    def __post_init__(self) -> None:
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise UnsupportedOption(f"time_limit must be > 0 seconds, got {self.time_limit}")
+        if self.mip_gap is not None and not 0 <= self.mip_gap < 1:
+            raise UnsupportedOption(f"mip_gap is a fraction in [0, 1), got {self.mip_gap}")
+        if self.threads < 1:
+            raise UnsupportedOption(f"threads must be >= 1, got {self.threads}")
+        if self.lp_algorithm is not None and self.lp_algorithm not in LP_ALGORITHMS:
+            raise UnsupportedOption(f"lp_algorithm must be one of {LP_ALGORITHMS}, got {self.lp_algorithm!r}")
+
+    def set_names(self) -> set[str]:
+        """Options that differ from their defaults (threads=1 and seed=0 count as unset)."""
+        default = SolverOptions()
+        return {f.name for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)}
+
+    def check(self, backend: str, accepts: Iterable[str]) -> None:
+        """Raise UnsupportedOption for any set option that ``backend`` does not accept."""
+        accepted = set(accepts)
+        for name in sorted(self.set_names()):
+            if name == "raw":
+                if self.raw and "raw" not in accepted:
+                    raise UnsupportedOption(f"backend {backend!r} takes no raw options, got {sorted(self.raw)}")
+            elif name not in accepted:
+                raise UnsupportedOption(
+                    f"backend {backend!r} does not accept option {name!r} (accepts: {', '.join(sorted(accepted)) or 'none'})"
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+

@@ -1,0 +1,135 @@
+"""One solver-neutral result record for every (formulation, backend) pair (DESIGN.md section 6).
+
+A backend fills a :class:`SolveResult`; :func:`finalise` then recomputes the objective from the
+decision with the instance's own evaluator (``evaluated_objective``) and the suite's gap
+(``|obj - bound| / max(|obj|, 1e-9)``), so no backend reports its own word alone.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Mapping
+
+from instances.evaluate import Decision, InfeasibleDecision, capacity_violations, decision_to_json, evaluate
+from instances.model import Instance
+
+
+class Status(str, enum.Enum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"  # a solution without an optimality proof (heuristics, gap left)
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time_limit"
+    MEMORY_OUT = "memory_out"
+    ERROR = "error"
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None or not math.isfinite(objective) or not math.isfinite(bound):
+        return None
+    return abs(objective - bound) / max(abs(objective), 1e-9)
+
+
+@dataclass
+class SolveResult:
+    """What one solve returns. Times in seconds, memory in bytes."""
+
+    formulation: str
+    backend: str
+    status: Status
+    objective: float | None = None  # as reported by the backend
+    bound: float | None = None  # best proven bound (equals objective when optimal)
+    decision: Decision | None = None
+    solver: str = ""
+    solver_version: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    objective_name: str = "latency"
+    build_time: float = 0.0
+    solve_time: float = 0.0
+    wall_time: float = 0.0
+    peak_memory: int | None = None
+    iterations: int | None = None
+    nodes: int | None = None  # branch-and-bound nodes
+    lp_relaxation: float | None = None  # value of the LP relaxation, where the formulation has one
+    lp_integral: bool | None = None  # whether the LP optimum found was integral
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    # filled by finalise()
+    instance_id: str = ""
+    instance_hash: str = ""
+    evaluated_objective: float | None = None
+    gap: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["decision"] = None if self.decision is None else decision_to_json(self.decision)
+        return d
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), default=_json_default, **kwargs)
+
+
+def _json_default(x: Any) -> Any:
+    import numpy as np
+
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, enum.Enum):
+        return x.value
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def lp_relaxation_gap(result: SolveResult) -> float | None:
+    """(optimum - LP relaxation) / optimum: how far the relaxation sits below the optimum."""
+    return relative_gap(result.objective, result.lp_relaxation)
+
+
+def finalise(
+    result: SolveResult,
+    instance: Instance,
+    *,
+    capacitated: bool = False,
+    memory: bool = False,
+    deadlines: bool = False,
+) -> SolveResult:
+    """Fill instance id/hash, recompute the objective with the evaluator and compute the gap.
+
+    A decision the evaluator refuses (or that breaks a capacity the formulation claims to
+    respect) turns the result into an error: a wrong answer is never reported as a solution.
+    """
+    result.instance_id = instance.name
+    result.instance_hash = instance.hash
+    if result.decision is not None:
+        try:
+            ev = evaluate(instance, result.decision)
+            result.evaluated_objective = ev.objective(result.objective_name)
+            if capacitated or memory or deadlines:
+                bad = capacity_violations(instance, ev, memory=memory, deadlines=deadlines, rel_tol=1e-5)
+                if bad:
+                    raise InfeasibleDecision(f"{bad[0].resource} exceeded: {bad[0].used:.6g} > {bad[0].limit:.6g}")
+        except InfeasibleDecision as err:
+            return replace(result, status=Status.ERROR, message=f"decision refused by the evaluator: {err}")
+    if result.status == Status.OPTIMAL and result.bound is None:
+        result.bound = result.objective
+    result.gap = relative_gap(result.objective, result.bound)
+    return result
+
+
+def error_result(formulation: str, backend: str, message: str, **kwargs: Any) -> SolveResult:
+    return SolveResult(formulation, backend, Status.ERROR, message=message, **kwargs)
+
+
+def result_from_dict(d: Mapping[str, Any]) -> SolveResult:
+    """Inverse of ``to_dict`` (decision kept as JSON-ready routes)."""
+    from instances.evaluate import decision_from_json
+
+    data = dict(d)
+    data["status"] = Status(data["status"])
+    if data.get("decision") is not None:
+        data["decision"] = decision_from_json(data["decision"])
+    return SolveResult(**data)
