@@ -54,7 +54,7 @@ class InstanceError(ValueError):
     def __init__(self, path: str, reason: str, source: str | None = None):
         self.path, self.reason, self.source = path, reason, source
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{path or '<root>'}: {reason}")
+        super().__init__(f"{where}{path}: {reason}" if path else f"{where}{reason}")
 
 
 # ----------------------------------------------------------------------------- field readers
