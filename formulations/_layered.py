@@ -492,3 +492,143 @@ class TransferTables:
             else:
                 out.append(int(self.base.pair_link[self.base.pair_index(a, b)]))
         return tuple(out)
+
+
+# ----------------------------------------------------------------------------- HiGHS on arrays
+
+
+@dataclass
+class SparseModel:
+    """An LP/MIP in array form: min c x, row_lower <= A x <= row_upper, col bounds, integrality."""
+
+    c: np.ndarray
+    A: sp.csc_array
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integer: np.ndarray | None = None  # bool per column; None: an LP
+    offset: float = 0.0
+
+    @property
+    def num_cols(self) -> int:
+        return len(self.c)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.row_lower)
+
+
+@dataclass
+class HighsOutcome:
+    model_status: str
+    objective: float | None  # primal objective of the incumbent (None: no feasible point)
+    bound: float | None  # dual bound (MIP) or the LP objective when optimal
+    x: np.ndarray | None
+    iterations: int | None
+    nodes: int | None
+    solve_time: float
+    info: dict
+
+
+def highs_version() -> str:
+    import highspy
+
+    return highspy.Highs().version()
+
+
+def apply_highs_options(h: "object", options: "object", *, mip: bool) -> None:
+    """Map SolverOptions onto a highspy.Highs object; unknown raw names raise UnsupportedOption."""
+    from dnnsplit.options import UnsupportedOption
+
+    def put(name: str, value: object) -> None:
+        import highspy
+
+        if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
+            raise UnsupportedOption(f"HiGHS refused option {name}={value!r}")
+
+    put("output_flag", False)
+    put("threads", int(options.threads))
+    put("random_seed", int(options.seed))
+    if options.time_limit is not None:
+        put("time_limit", float(options.time_limit))
+    if mip and options.mip_gap is not None:
+        put("mip_rel_gap", float(options.mip_gap))
+    if options.lp_algorithm is not None:
+        put("solver", options.lp_algorithm)
+        if options.lp_algorithm == "ipm":
+            put("run_crossover", "on")  # a vertex solution, so integrality can be read off
+    for name, value in options.raw.items():
+        put(str(name), value)
+
+
+def run_highs(model: SparseModel, options: "object", *, relax: bool = False) -> HighsOutcome:
+    """Solve ``model`` with a fresh HiGHS object (its clock never carries over between runs)."""
+    import time
+
+    import highspy
+
+    h = highspy.Highs()
+    mip = model.integer is not None and not relax
+    apply_highs_options(h, options, mip=mip)
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_cols
+    lp.num_row_ = model.num_rows
+    lp.col_cost_ = np.asarray(model.c, dtype=np.float64)
+    lp.col_lower_ = np.asarray(model.col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(model.col_upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(model.row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(model.row_upper, dtype=np.float64)
+    lp.offset_ = float(model.offset)
+    A = sp.csc_array(model.A)
+    A.eliminate_zeros()
+    A.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    lp.a_matrix_.num_col_ = model.num_cols
+    lp.a_matrix_.num_row_ = model.num_rows
+    if mip:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous for b in model.integer]
+    if h.passModel(lp) == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS refused the model (passModel error)")
+    start = time.perf_counter()
+    h.run()
+    elapsed = time.perf_counter() - start
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_point = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value) if has_point else None
+    objective = float(info.objective_function_value) if has_point else None
+    if mip:
+        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+        nodes = int(info.mip_node_count)
+    else:
+        bound = objective if status == highspy.HighsModelStatus.kOptimal else None
+        nodes = None
+    iterations = int(info.simplex_iteration_count) + max(int(info.ipm_iteration_count), 0) + max(
+        int(info.pdlp_iteration_count), 0
+    )
+    details = {
+        "simplex_iterations": int(info.simplex_iteration_count),
+        "ipm_iterations": int(info.ipm_iteration_count),
+        "pdlp_iterations": int(info.pdlp_iteration_count),
+        "crossover_iterations": int(info.crossover_iteration_count),
+    }
+    name = h.modelStatusToString(status)
+    return HighsOutcome(name, objective, bound, x, iterations, nodes, elapsed, details)
+
+
+def highs_status(model_status: str) -> "object":
+    """HiGHS model status text -> dnnsplit Status."""
+    from dnnsplit.results import Status
+
+    text = model_status.lower()
+    if text == "optimal":
+        return Status.OPTIMAL
+    if "infeasible" in text:  # "Infeasible", "Primal infeasible or unbounded" (costs >= 0: infeasible)
+        return Status.INFEASIBLE
+    if "time limit" in text:
+        return Status.TIME_LIMIT
+    return Status.ERROR
