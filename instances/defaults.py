@@ -1,0 +1,139 @@
+"""The default instance sets: named, deterministic lists of generated instances.
+
+Each set is a fixed list of :func:`instances.generate.generate` calls (family, seed, sizes,
+parameters), so ``default_set(name)`` always returns the same instances (byte-identical files).
+The first instance of "small", "medium" and "large" is ``canonical(name)``. Sets:
+
+- "small": single job, 8-12 nodes, 6-10 layers, one instance per family plus a measured profile.
+- "medium": single job, about 30 nodes and 20 layers: the weak assignment MILP (F1, weak
+  linearisation; O(L |N|^2) variables) takes seconds to about a minute on HiGHS.
+- "large": single job, 100-150 nodes and 50-60 layers (plus resnet152, 107 layers).
+- "multi-small": 5-20 jobs on 12-20 nodes; several where the node/link capacities bind
+  (rates high enough that not every job can run on its best route), some with early exits,
+  deadlines and accuracy targets, mixed measured models.
+- "multi-medium": 50-100 jobs on 40-60 nodes, the same mix.
+- "profiles": each of the 12 measured DNNs on a device-edge-cloud line (a cpu1 device, a cpu16
+  edge server, an H100 cloud) at uplinks of 1, 10, 100 and 1000 Mbit/s (48 instances): the
+  table of optimal split against simple splits.
+- "zoo-sample": real Topology Zoo networks (only when the archive is present; empty otherwise).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from instances.generate import generate
+from instances.io import save
+from instances.model import Instance
+from instances.profiles import PROFILE_NAMES
+from instances.topologies import DEFAULT_ZOO_ARCHIVE
+
+SET_NAMES: tuple[str, ...] = ("small", "medium", "large", "multi-small", "multi-medium", "profiles", "zoo-sample")
+
+UPLINKS_MBPS = (1, 10, 100, 1000)
+
+Spec = tuple[str, str, dict[str, Any]]  # (instance name, family, generate keyword arguments)
+
+
+def _single(prefix: str, nodes: int, layers: int, seeds: Sequence[int]) -> list[Spec]:
+    fams = ("hierarchical", "erdos_renyi", "waxman", "barabasi_albert", "grid")
+    shapes = ("decreasing", "bottleneck", "random", "uniform", "decreasing")
+    out: list[Spec] = []
+    for fam, shape, seed in zip(fams, shapes, seeds):
+        out.append((f"{prefix}-{fam}-n{nodes}-L{layers}-{shape}-s{seed}", fam,
+                    dict(seed=seed, nodes=nodes, layers=layers, shape=shape)))
+    return out
+
+
+def _specs(name: str) -> list[Spec]:
+    if name == "small":
+        out = _single("small", 10, 8, (1, 2, 3, 4, 5))
+        out.append(("small-hierarchical-n8-alexnet-merged-s6", "hierarchical",
+                    dict(seed=6, nodes=8, model="alexnet", merge_elementwise=True)))
+        out.append(("small-hierarchical-n10-L6-exits2-s7", "hierarchical",
+                    dict(seed=7, nodes=10, layers=6, exits=2)))
+        return out
+    if name == "medium":
+        out = _single("medium", 30, 20, (11, 12, 13, 14, 15))
+        out.append(("medium-hierarchical-n30-resnet18-s16", "hierarchical", dict(seed=16, nodes=30, model="resnet18")))
+        return out
+    if name == "large":
+        out = _single("large", 120, 60, (21, 22, 23, 24, 25))
+        out.append(("large-hierarchical-n150-resnet152-s26", "hierarchical", dict(seed=26, nodes=150, model="resnet152")))
+        return out
+    if name == "multi-small":
+        return [
+            ("multi-small-hierarchical-n15-j5-L10-s31", "hierarchical", dict(seed=31, nodes=15, layers=10, jobs=5)),
+            ("multi-small-hierarchical-n15-j10-L10-busy-s32", "hierarchical",
+             dict(seed=32, nodes=15, layers=10, jobs=10, rate_range=[5.0, 15.0])),
+            ("multi-small-erdos_renyi-n15-j10-L8-exits-s33", "erdos_renyi",
+             dict(seed=33, nodes=15, layers=8, jobs=10, exits=2, rate_range=[2.0, 8.0])),
+            ("multi-small-waxman-n20-j20-L10-deadline-s34", "waxman",
+             dict(seed=34, nodes=20, layers=10, jobs=20, deadline_factor=1.5, rate_range=[1.0, 5.0])),
+            ("multi-small-hierarchical-n20-j12-mixed-exits-acc-s35", "hierarchical",
+             dict(seed=35, nodes=20, jobs=12, models=["resnet18", "mobilenet_v2", "alexnet"], merge_elementwise=True,
+                  exits=3, deadline_factor=2.0, accuracy_target_rel=0.97, rate_range=[5.0, 20.0])),
+            ("multi-small-barabasi_albert-n12-j8-L12-s36", "barabasi_albert",
+             dict(seed=36, nodes=12, layers=12, jobs=8, rate_range=[2.0, 6.0])),
+        ]
+    if name == "multi-medium":
+        return [
+            ("multi-medium-hierarchical-n50-j50-L15-s41", "hierarchical", dict(seed=41, nodes=50, layers=15, jobs=50)),
+            ("multi-medium-hierarchical-n60-j100-L15-busy-s42", "hierarchical",
+             dict(seed=42, nodes=60, layers=15, jobs=100, rate_range=[2.0, 8.0])),
+            ("multi-medium-waxman-n40-j60-L12-exits-deadline-s43", "waxman",
+             dict(seed=43, nodes=40, layers=12, jobs=60, exits=2, deadline_factor=1.5, rate_range=[1.0, 4.0])),
+            ("multi-medium-hierarchical-n50-j80-mixed-exits-acc-s44", "hierarchical",
+             dict(seed=44, nodes=50, jobs=80, models=["resnet50", "mobilenet_v2", "efficientnet_b0", "vgg16"],
+                  merge_elementwise=True, exits=3, deadline_factor=2.0, accuracy_target_rel=0.97,
+                  rate_range=[2.0, 10.0])),
+        ]
+    if name == "profiles":
+        out = []
+        for model in PROFILE_NAMES:
+            for up in UPLINKS_MBPS:
+                out.append((f"profiles-{model}-up{up}mbps", "hierarchical",
+                            dict(seed=0, nodes=3, model=model, uplink_mbps=float(up), multihome=0.0,
+                                 sink_other_prob=0.0)))
+        return out
+    if name == "zoo-sample":
+        if not Path(DEFAULT_ZOO_ARCHIVE).is_file():
+            return []
+        arch = str(DEFAULT_ZOO_ARCHIVE)
+        return [
+            ("zoo-Abilene-resnet50-j1-s51", "zoo", dict(seed=51, zoo_archive=arch, zoo_name="Abilene", model="resnet50")),
+            ("zoo-Geant2012-L20-j1-s52", "zoo", dict(seed=52, zoo_archive=arch, zoo_name="Geant2012", layers=20)),
+            ("zoo-Cogentco-L20-j1-s53", "zoo", dict(seed=53, zoo_archive=arch, zoo_name="Cogentco", layers=20)),
+            ("zoo-Geant2012-j10-mixed-s54", "zoo",
+             dict(seed=54, zoo_archive=arch, zoo_name="Geant2012", jobs=10,
+                  models=["resnet18", "mobilenet_v2"], merge_elementwise=True, rate_range=[2.0, 8.0])),
+        ]
+    raise ValueError(f"unknown default set {name!r}: expected one of {', '.join(SET_NAMES)}")
+
+
+def default_set(name: str) -> list[Instance]:
+    """The instances of set ``name`` (deterministic)."""
+    return [generate(family, name=inst_name, **kwargs) for inst_name, family, kwargs in _specs(name)]
+
+
+def canonical(name: str) -> Instance:
+    """The default small/medium/large instance: the first of that set."""
+    if name not in ("small", "medium", "large"):
+        raise ValueError(f"canonical instances exist for small, medium, large; got {name!r}")
+    inst_name, family, kwargs = _specs(name)[0]
+    return generate(family, name=inst_name, **kwargs)
+
+
+def write_default_sets(out_dir: Path, sets: Sequence[str] | None = None) -> list[Path]:
+    """Write each set to ``out_dir/<set>/<instance name>.json``; returns the paths written."""
+    out_dir = Path(out_dir)
+    names = list(SET_NAMES if sets is None else sets)
+    for s in names:
+        if s not in SET_NAMES:
+            raise ValueError(f"unknown default set {s!r}: expected one of {', '.join(SET_NAMES)}")
+    paths = []
+    for s in names:
+        for inst in default_set(s):
+            paths.append(save(inst, out_dir / s / f"{inst.name}.json"))
+    return paths
