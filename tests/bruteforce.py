@@ -64,4 +64,29 @@ def brute_force_value(instance: Instance, job_index: int = 0) -> float:
     return brute_force(instance, job_index)[0]
 
 
-__all__ = ["brute_force", "brute_force_value", "MAX_PLACEMENTS", "np"]
+def layered_networkx(instance: Instance, job_index: int = 0) -> float:
+    """Optimum by networkx Dijkstra on a layered graph built here, independently of
+    ``formulations/_layered.py`` (vertices (n, l); for larger instances than brute force)."""
+    job = instance.jobs[job_index]
+    model = instance.model_of(job)
+    L = model.num_layers
+    sizes = [float(x) for x in model.tensor_sizes]
+    tau = instance.compute_time(model)
+    net = instance.network
+    g = nx.DiGraph()
+    for l in range(L + 1):
+        for a in range(net.num_links):
+            u, v = (int(net.link_source[a]), l), (int(net.link_target[a]), l)
+            w = sizes[l] / float(net.bandwidth[a]) + float(net.delay[a])
+            if not g.has_edge(u, v) or g[u][v]["weight"] > w:
+                g.add_edge(u, v, weight=w)
+    for l in range(1, L + 1):
+        for n in net.compute_nodes:
+            g.add_edge((int(n), l - 1), (int(n), l), weight=float(tau[l - 1, n]))
+    try:
+        return float(nx.dijkstra_path_length(g, (job.source, 0), (job.sink, L), weight="weight"))
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return math.inf
+
+
+__all__ = ["brute_force", "brute_force_value", "layered_networkx", "MAX_PLACEMENTS"]
