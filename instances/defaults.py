@@ -66,14 +66,14 @@ def _specs(name: str) -> list[Spec]:
         return [
             ("multi-small-hierarchical-n15-j5-L10-s31", "hierarchical", dict(seed=31, nodes=15, layers=10, jobs=5)),
             ("multi-small-hierarchical-n15-j10-L10-busy-s32", "hierarchical",
-             dict(seed=32, nodes=15, layers=10, jobs=10, rate_range=[5.0, 15.0])),
+             dict(seed=32, nodes=15, layers=10, jobs=10, rate_range=[3.5, 10.5])),
             ("multi-small-erdos_renyi-n15-j10-L8-exits-s33", "erdos_renyi",
              dict(seed=33, nodes=15, layers=8, jobs=10, exits=2, rate_range=[2.0, 8.0])),
             ("multi-small-waxman-n20-j20-L10-deadline-s34", "waxman",
-             dict(seed=34, nodes=20, layers=10, jobs=20, deadline_factor=1.5, rate_range=[1.0, 5.0])),
+             dict(seed=34, nodes=20, layers=10, jobs=20, deadline_factor=1.5, rate_range=[0.8, 4.0])),
             ("multi-small-hierarchical-n20-j12-mixed-exits-acc-s35", "hierarchical",
              dict(seed=35, nodes=20, jobs=12, models=["resnet18", "mobilenet_v2", "alexnet"], merge_elementwise=True,
-                  exits=3, deadline_factor=2.0, accuracy_target_rel=0.97, rate_range=[5.0, 20.0])),
+                  exits=3, deadline_factor=2.0, accuracy_target_rel=0.97, rate_range=[8.0, 32.0])),
             ("multi-small-barabasi_albert-n12-j8-L12-s36", "barabasi_albert",
              dict(seed=36, nodes=12, layers=12, jobs=8, rate_range=[2.0, 6.0])),
         ]
@@ -81,13 +81,13 @@ def _specs(name: str) -> list[Spec]:
         return [
             ("multi-medium-hierarchical-n50-j50-L15-s41", "hierarchical", dict(seed=41, nodes=50, layers=15, jobs=50)),
             ("multi-medium-hierarchical-n60-j100-L15-busy-s42", "hierarchical",
-             dict(seed=42, nodes=60, layers=15, jobs=100, rate_range=[2.0, 8.0])),
+             dict(seed=42, nodes=60, layers=15, jobs=100, rate_range=[0.6, 2.4])),
             ("multi-medium-waxman-n40-j60-L12-exits-deadline-s43", "waxman",
-             dict(seed=43, nodes=40, layers=12, jobs=60, exits=2, deadline_factor=1.5, rate_range=[1.0, 4.0])),
+             dict(seed=43, nodes=40, layers=12, jobs=60, exits=2, deadline_factor=1.5, rate_range=[0.8, 3.2])),
             ("multi-medium-hierarchical-n50-j80-mixed-exits-acc-s44", "hierarchical",
              dict(seed=44, nodes=50, jobs=80, models=["resnet50", "mobilenet_v2", "efficientnet_b0", "vgg16"],
                   merge_elementwise=True, exits=3, deadline_factor=2.0, accuracy_target_rel=0.97,
-                  rate_range=[2.0, 10.0])),
+                  rate_range=[1.0, 5.0])),
         ]
     if name == "profiles":
         out = []
