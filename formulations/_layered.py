@@ -358,50 +358,124 @@ def route_cost(instance: Instance, job_index: int, route: Route) -> float:
 # ----------------------------------------------------------------------------- layered Dijkstra
 
 
+HEAP_MAX_PAIRS = 200  # auto: pure-Python heap up to this many (i, j) pairs, scipy above (measured crossover)
+
+
+def _copy_pass_scipy(base: BaseGraph, w: np.ndarray, seed_nodes: np.ndarray, seed_vals: np.ndarray,
+                     work: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One copy: scipy Dijkstra from a super-source (vertex |N|) whose arcs carry the seeds.
+
+    The CSR matrix is built once per call of ``layered_dijkstra`` with a super-source arc to
+    every node in ``work["seed_set"]``; each copy only overwrites its data (inf: no seed).
+    """
+    N = base.num_nodes
+    g = work.get("graph")
+    if g is None:
+        seed_set = work["seed_set"]
+        indptr = np.concatenate((base.indptr, [base.num_pairs + len(seed_set)])).astype(np.int32)
+        indices = np.concatenate((base.pair_head, seed_set)).astype(np.int32)
+        g = work["graph"] = sp.csr_matrix((np.zeros(len(indices)), indices, indptr), shape=(N + 1, N + 1))
+        work["seed_pos"] = np.full(N, -1, dtype=np.int64)
+        work["seed_pos"][seed_set] = base.num_pairs + np.arange(len(seed_set))
+    data = g.data
+    data[: base.num_pairs] = w
+    data[base.num_pairs :] = np.inf
+    data[work["seed_pos"][seed_nodes]] = seed_vals
+    dist, pred = dijkstra(g, directed=True, indices=N, return_predecessors=True)
+    return dist[:N], pred[:N]
+
+
+def _copy_pass_heap(base: BaseGraph, w: np.ndarray, seed_nodes: np.ndarray, seed_vals: np.ndarray,
+                    work: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One copy: binary-heap Dijkstra (heapq) seeded with every seed label; parent |N| = seed."""
+    import heapq
+
+    N = base.num_nodes
+    if "ptr" not in work:
+        work["ptr"] = base.indptr.tolist()
+        work["head"] = base.pair_head.tolist()
+    ptr, head = work["ptr"], work["head"]
+    wl = w.tolist()
+    inf = float("inf")
+    dist = [inf] * N
+    parent = [N] * N
+    heap = []
+    for n, v in zip(seed_nodes.tolist(), seed_vals.tolist()):
+        if v < dist[n]:
+            dist[n] = v
+            heap.append((v, n))
+    heapq.heapify(heap)
+    done = bytearray(N)
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        d, u = pop(heap)
+        if done[u]:
+            continue
+        done[u] = 1
+        for p in range(ptr[u], ptr[u + 1]):
+            nd = d + wl[p]
+            v = head[p]
+            if nd < dist[v]:
+                dist[v] = nd
+                parent[v] = u
+                push(heap, (nd, v))
+    parent_arr = np.array(parent, dtype=np.int32)
+    dist_arr = np.array(dist)
+    parent_arr[~np.isfinite(dist_arr)] = -9999
+    return dist_arr, parent_arr
+
+
 def layered_dijkstra(
     instance: Instance,
     job_index: int = 0,
     link_extra: np.ndarray | None = None,
     node_extra: np.ndarray | None = None,
+    method: str = "auto",
 ) -> tuple[float, Route | None]:
     """Shortest (s, 0) -> (t, L) path without materialising the layered graph.
 
     For copy l = 0..L: one multi-source Dijkstra on G with arc weight o_l / b_a + delta_a
     (+ link_extra[l]), seeded with label 0 at s (l = 0) or label_{l-1}(n) + tau_{l,n}
-    (+ node_extra[l-1, n]) at every compute node n. A super-source vertex |N| carries the seeds
-    as arc weights (scipy ``dijkstra``). Keeps one parent per (copy, node) as int32.
+    (+ node_extra[l-1, n]) at every compute node n. ``method``: "scipy" (a super-source vertex
+    |N| carries the seeds as arc weights, ``scipy.sparse.csgraph.dijkstra``), "heap" (heapq,
+    faster on small graphs where scipy's per-call overhead dominates) or "auto" (heap when G
+    has at most ``HEAP_MAX_PAIRS`` (i, j) pairs). Keeps one parent per (copy, node) as int32.
     Returns ``(cost, route)``; ``(inf, None)`` when the sink copy is unreachable.
     """
     net = instance.network
     s, t, L, _, _ = job_data(instance, job_index)
     N = net.num_nodes
     base = base_graph(net)
+    if method == "auto":
+        method = "heap" if base.num_pairs <= HEAP_MAX_PAIRS else "scipy"
+    passes = {"scipy": _copy_pass_scipy, "heap": _copy_pass_heap}
+    if method not in passes:
+        raise ValueError(f"method must be 'auto', 'scipy' or 'heap', got {method!r}")
+    copy_pass = passes[method]
     sizes = instance.model_of(job_index).tensor_sizes
-    inv_b, delay = 1.0 / net.bandwidth, net.delay
     extra = None if link_extra is None else _check_extra(link_extra, (L + 1, net.num_links), "link_extra")
+    if extra is None and not base.has_parallel:  # pair-ordered link data: no gather per copy
+        inv_b_p, delay_p = 1.0 / net.bandwidth[base.pair_link], net.delay[base.pair_link]
+    inv_b, delay = 1.0 / net.bandwidth, net.delay
 
     def copy_weights(l: int) -> np.ndarray:  # per copy: never an (L+1, |A|) array
         w = sizes[l] * inv_b + delay
         return w if extra is None else w + extra[l]
 
+    def pair_weights(l: int) -> np.ndarray:
+        if extra is None and not base.has_parallel:
+            return sizes[l] * inv_b_p + delay_p
+        return base.pair_weights(copy_weights(l))
+
     tau = compute_costs(instance, job_index, node_extra)
     C = net.compute_nodes
     parent = np.empty((L + 1, N), dtype=np.int32)
-    indptr = np.empty(N + 2, dtype=np.int32)
-    indptr[: N + 1] = base.indptr
     seed_nodes = np.array([s], dtype=np.int32)
     seed_vals = np.zeros(1)
     label = None
+    work: dict = {"seed_set": np.union1d(C, [s]).astype(np.int32)}
     for l in range(L + 1):
-        w = base.pair_weights(copy_weights(l))
-        indptr[N + 1] = base.num_pairs + len(seed_nodes)
-        g = sp.csr_array(
-            (np.concatenate((w, seed_vals)), np.concatenate((base.pair_head, seed_nodes)), indptr),
-            shape=(N + 1, N + 1),
-        )
-        dist, pred = dijkstra(g, directed=True, indices=N, return_predecessors=True)
-        label = dist[:N]
-        parent[l] = pred[:N]
+        label, parent[l] = copy_pass(base, pair_weights(l), seed_nodes, seed_vals, work)
         if l < L:
             vals = label[C] + tau[l, C]
             keep = np.isfinite(vals)

@@ -365,17 +365,18 @@ def test_layered_dijkstra_with_extra_costs(seed, zero, parallel):
     L, N, A = inst.models[0].num_layers, inst.network.num_nodes, inst.network.num_links
     link_extra = rng.uniform(0, 0.01, size=(L + 1, A)) * (rng.random((L + 1, A)) < 0.5)
     node_extra = rng.uniform(0, 0.01, size=(L, N))
-    cost, route = _layered.layered_dijkstra(inst, 0, link_extra, node_extra)
     g = _layered.build_layered_graph(inst, 0, link_extra, node_extra)
     dist = dijkstra(g.csr(inst.network), indices=g.source)  # the materialised graph
-    assert cost == pytest.approx(dist[g.sink], rel=1e-12)
-    # the route's cost under the same extras equals the label
     comm = _layered.comm_costs(inst, 0, link_extra)
     tau = _layered.compute_costs(inst, 0, node_extra)
-    total = sum(tau[l, n] for l, n in enumerate(route.placement))
-    total += sum(comm[l, a] for l, p in enumerate(route.paths) for a in p)
-    assert total == pytest.approx(cost, rel=1e-12)
-    evaluate(inst, {0: (route,)})  # a valid route
+    for method in ("scipy", "heap"):
+        cost, route = _layered.layered_dijkstra(inst, 0, link_extra, node_extra, method=method)
+        assert cost == pytest.approx(dist[g.sink], rel=1e-12)
+        # the route's cost under the same extras equals the label
+        total = sum(tau[l, n] for l, n in enumerate(route.placement))
+        total += sum(comm[l, a] for l, p in enumerate(route.paths) for a in p)
+        assert total == pytest.approx(cost, rel=1e-12)
+        evaluate(inst, {0: (route,)})  # a valid route
 
 
 def test_extra_costs_are_checked():
@@ -476,3 +477,9 @@ def test_cli_solve_json_and_list(tmp_path, capsys):
     for spec in EXACT:
         assert any(line.split()[:2] == [spec.formulation, spec.backend] for line in listing.splitlines()), spec.key
     assert main(["solve", str(path), "--formulation", "F1-weak", "--backend", "highspy", "--lp-algorithm", "ipm"]) == 2
+
+
+@pytest.mark.parametrize("method", ["scipy", "heap"])
+def test_layered_dijkstra_unreachable(method):
+    inst = instance_from_dict(unreachable_sink_dict())
+    assert _layered.layered_dijkstra(inst, 0, method=method) == (math.inf, None)
