@@ -109,7 +109,9 @@ def finalise(
             ev = evaluate(instance, result.decision)
             result.evaluated_objective = ev.objective(result.objective_name)
             if capacitated or memory or deadlines:
-                bad = capacity_violations(instance, ev, memory=memory, deadlines=deadlines, rel_tol=1e-5)
+                bad = capacity_violations(
+                    instance, ev, memory=memory, deadlines=deadlines, rel_tol=1e-5, capacity=capacitated
+                )
                 if bad:
                     raise InfeasibleDecision(f"{bad[0].resource} exceeded: {bad[0].used:.6g} > {bad[0].limit:.6g}")
         except InfeasibleDecision as err:

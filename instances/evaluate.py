@@ -265,15 +265,17 @@ def capacity_violations(
     memory: bool = False,
     deadlines: bool = False,
     rel_tol: float = 1e-6,
+    capacity: bool = True,
 ) -> list[Violation]:
-    """Resources used beyond kappa (C1, C2), memory (C3) and deadlines, most violated first."""
+    """Resources used beyond kappa (C1, C2; skipped with ``capacity=False``), memory (C3) and
+    deadlines, most violated first."""
     net = instance.network
     kappa = instance.utilisation_cap
     out: list[Violation] = []
-    for n in np.flatnonzero(evaluation.node_load > kappa * (1 + rel_tol)):
+    for n in np.flatnonzero(evaluation.node_load > kappa * (1 + rel_tol)) if capacity else ():
         out.append(Violation(f"node {net.node_names[n]!r} busy time (C1)", float(evaluation.node_load[n]), kappa))
     cap = kappa * net.bandwidth
-    for a in np.flatnonzero(evaluation.link_load > cap * (1 + rel_tol)):
+    for a in np.flatnonzero(evaluation.link_load > cap * (1 + rel_tol)) if capacity else ():
         name = f"link {net.node_names[net.link_source[a]]!r}->{net.node_names[net.link_target[a]]!r} bandwidth (C2)"
         out.append(Violation(name, float(evaluation.link_load[a]), float(cap[a])))
     if memory:
