@@ -387,3 +387,32 @@ def run_cli(args: argparse.Namespace) -> int:
     except ValueError as err:  # GenerationError, TopologyError, ModelSpecError
         print(f"dnnsplit generate: error: {err}", file=sys.stderr)
         return 2
+
+
+# ----------------------------------------------------------------------------- Topology Zoo survey
+
+
+def zoo_survey(zoo_archive: str | Path = topologies.DEFAULT_ZOO_ARCHIVE, **params: Any) -> dict[str, Any]:
+    """Generate an instance from every network of the archive; count loaded and refused.
+
+    Returns ``{"files": N, "loaded": k, "refused": {reason class: count},
+    "refused_names": {name: reason}}``; the reason class is the text before the first colon
+    (e.g. "disconnected"). Refusals are :class:`instances.topologies.TopologyError`; any other
+    error propagates (it would be a bug).
+    """
+    names = topologies.zoo_names(zoo_archive)
+    loaded = 0
+    refused: dict[str, int] = {}
+    refused_names: dict[str, str] = {}
+    for zname in names:
+        try:
+            generate("zoo", zoo_archive=zoo_archive, zoo_name=zname, **params)
+        except topologies.TopologyError as err:
+            reason = str(err)
+            key = reason.split(":")[0]
+            refused[key] = refused.get(key, 0) + 1
+            refused_names[zname] = reason
+            continue
+        loaded += 1
+    return {"files": len(names), "loaded": loaded, "refused": dict(sorted(refused.items())),
+            "refused_names": refused_names}

@@ -46,6 +46,7 @@ import math
 import re
 import tarfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -428,23 +429,40 @@ def read_zoo_text(zoo_file: str | Path | None = None, zoo_archive: str | Path | 
     if zoo_archive is None or not zoo_name:
         raise TopologyError("zoo needs zoo_file=PATH or zoo_archive=PATH with zoo_name=NAME")
     name = Path(str(zoo_name)).stem
+    texts = zoo_archive_texts(zoo_archive)
+    if name not in texts:
+        raise TopologyError(f"no network {name!r} in {str(zoo_archive)!r}")
+    return name, texts[name]
+
+
+def zoo_archive_texts(zoo_archive: str | Path) -> dict[str, str]:
+    """{network name (file stem): GML text} for every .gml member of the archive (cached)."""
+    path = Path(zoo_archive)
     try:
-        with tarfile.open(zoo_archive, "r:*") as tar:
-            member = next((m for m in tar.getmembers() if m.isfile() and Path(m.name).stem == name
-                           and m.name.endswith(".gml")), None)
-            if member is None:
-                raise TopologyError(f"no network {name!r} in {str(zoo_archive)!r}")
-            data = tar.extractfile(member)
-            assert data is not None
-            return name, data.read().decode("utf-8", errors="replace")
+        st = path.stat()
+    except OSError as err:
+        raise TopologyError(f"cannot read zoo archive {str(path)!r}: {err.strerror or err}") from None
+    return _archive_texts(str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=2)
+def _archive_texts(path: str, mtime_ns: int, size: int) -> dict[str, str]:
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            out = {}
+            for m in tar.getmembers():
+                if m.isfile() and m.name.endswith(".gml"):
+                    data = tar.extractfile(m)
+                    assert data is not None
+                    out[Path(m.name).stem] = data.read().decode("utf-8", errors="replace")
+            return out
     except (OSError, tarfile.TarError) as err:
-        raise TopologyError(f"cannot read zoo archive {str(zoo_archive)!r}: {err}") from None
+        raise TopologyError(f"cannot read zoo archive {path!r}: {err}") from None
 
 
 def zoo_names(zoo_archive: str | Path = DEFAULT_ZOO_ARCHIVE) -> list[str]:
     """Names (file stems) of the GML networks in the archive, sorted."""
-    with tarfile.open(zoo_archive, "r:*") as tar:
-        return sorted(Path(m.name).stem for m in tar.getmembers() if m.isfile() and m.name.endswith(".gml"))
+    return sorted(zoo_archive_texts(zoo_archive))
 
 
 def zoo_topology(
@@ -455,6 +473,7 @@ def zoo_topology(
     cloud_frac: float = 0.05,
     edge_frac: float = 0.2,
     zoo_devices: int = 10,
+    zoo_largest_component: bool = False,
 ) -> Topology:
     """A Topology Zoo network as a Topology; raises TopologyError with the refusal reason.
 
@@ -466,7 +485,9 @@ def zoo_topology(
     - delay: great-circle distance between the end PoPs at 2e8 m/s (2/3 c), at least 10 us;
       1 ms when an end has no Latitude/Longitude.
     - energy per byte: the backbone default of :mod:`instances.hardware`.
-    - refused: unparseable GML, fewer than 3 PoPs, or a disconnected graph.
+    - refused: unparseable GML, fewer than 3 PoPs, or a disconnected graph (unless
+      ``zoo_largest_component=True``: then the largest connected component is kept, ties
+      broken by the smallest node id as text, and the number of dropped PoPs is recorded).
     - tiers: PoPs ranked by degree (ties by a random permutation): the first
       max(1, round(cloud_frac n)) host a cloud datacentre (cloud tier), the next
       round(edge_frac n) an edge server (edge tier), all others are core routers (speed 0).
@@ -480,6 +501,11 @@ def zoo_topology(
     except Exception as err:  # networkx raises several types for malformed GML
         raise TopologyError(f"unparseable GML: {type(err).__name__}: {str(err)[:120]}") from None
     mg.remove_edges_from(list(nx.selfloop_edges(mg)))
+    dropped = 0
+    if mg.number_of_nodes() and zoo_largest_component and not nx.is_connected(nx.Graph(mg)):
+        comps = sorted(nx.connected_components(nx.Graph(mg)), key=lambda c: (-len(c), min(c, key=str)))
+        dropped = mg.number_of_nodes() - len(comps[0])
+        mg = nx.MultiGraph(mg.subgraph(comps[0]))
     n = mg.number_of_nodes()
     if n < ZOO_MIN_NODES:
         raise TopologyError(f"too small: {n} nodes (< {ZOO_MIN_NODES})")
@@ -553,34 +579,6 @@ def zoo_topology(
         "links_default_speed": default_speed,
         "links_default_delay": no_coords,
         "devices": len(chosen),
+        "dropped_pops": dropped,
     }
     return Topology(nodes_out, links, info)
-
-
-def zoo_survey(zoo_archive: str | Path = DEFAULT_ZOO_ARCHIVE, seed: int = 0) -> dict[str, Any]:
-    """Try every GML network in the archive; counts of loaded and refused (by reason).
-
-    Returns ``{"files": N, "loaded": k, "refused": {reason_class: count},
-    "refused_names": {name: reason}}`` where reason_class is the text before the first colon.
-    Each loaded network is also validated as a full instance by the caller's generator when
-    ``instances.generate.zoo_survey_instances`` is used; here only the topology is built.
-    """
-    names = zoo_names(zoo_archive)
-    loaded = 0
-    refused: dict[str, int] = {}
-    refused_names: dict[str, str] = {}
-    with tarfile.open(zoo_archive, "r:*") as tar:
-        members = {Path(m.name).stem: m for m in tar.getmembers() if m.isfile() and m.name.endswith(".gml")}
-        for name in names:
-            data = tar.extractfile(members[name])
-            assert data is not None
-            text = data.read().decode("utf-8", errors="replace")
-            try:
-                zoo_topology(np.random.default_rng(seed), text, name)
-            except TopologyError as err:
-                reason = str(err)
-                refused[reason.split(":")[0]] = refused.get(reason.split(":")[0], 0) + 1
-                refused_names[name] = reason
-                continue
-            loaded += 1
-    return {"files": len(names), "loaded": loaded, "refused": refused, "refused_names": refused_names}
