@@ -99,7 +99,10 @@ def _num(
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InstanceError(path, f"expected a number, got {type(value).__name__} {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise InstanceError(path, f"must be finite, got an integer of {len(str(value))} digits") from None
     if not math.isfinite(x):
         raise InstanceError(path, f"must be finite, got {value!r}")
     if lo is not None and (x < lo or (lo_open and x == lo)):
@@ -310,7 +313,12 @@ def _instance_from_dict(data: Any) -> Instance:
                 accuracy_target=_num(jd["accuracy_target"], f"{p}.accuracy_target", lo=0, lo_open=True, hi=1, nullable=True),
             )
         )
-    generator = None if data["generator"] is None else MappingProxyType(json.loads(json.dumps(data["generator"])))
+    try:
+        generator = None if data["generator"] is None else MappingProxyType(
+            json.loads(json.dumps(data["generator"], allow_nan=False))
+        )
+    except (TypeError, ValueError):  # NaN/Infinity (or non-JSON values) would not serialise
+        raise InstanceError("generator", "must hold only JSON values with finite numbers") from None
     return Instance(name, net, models, tuple(jobs), kappa, generator)
 
 
@@ -429,6 +437,8 @@ def loads(text: str, source: str | None = None) -> Instance:
         data = json.loads(text)  # NaN/Infinity parse to floats and are refused with their path
     except json.JSONDecodeError as err:
         raise InstanceError("", f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}", source) from None
+    except ValueError as err:  # e.g. an integer literal beyond Python's digit limit
+        raise InstanceError("", f"not valid JSON: {err}", source) from None
     return instance_from_dict(data, source)
 
 
