@@ -125,8 +125,10 @@ def _build_topology(family: str, rng: np.random.Generator, nodes: int, params: d
             topo = topologies.zoo_topology(rng, text, zname, **kwargs)
         else:
             topo = _BUILDERS[family](rng, nodes, **kwargs)
-    except TypeError as err:  # a parameter of the wrong type reaching the builder
-        raise GenerationError(f"{family}: bad parameter: {err}") from None
+    except topologies.TopologyError:
+        raise
+    except (TypeError, ValueError) as err:  # a parameter of the wrong type reaching the builder
+        raise GenerationError(f"{family}: bad parameter value: {err}") from None
     return topo, recorded
 
 
