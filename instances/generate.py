@@ -327,10 +327,10 @@ def generate(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``dnnsplit generate``."""
     parser.add_argument("family", nargs="?", help=f"one of {', '.join(FAMILIES)}")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--nodes", type=int, default=20)
-    parser.add_argument("--layers", type=int, default=10)
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="seed of numpy default_rng (default 0)")
+    parser.add_argument("--nodes", type=int, default=20, help="nodes (grid: rounded to a rectangle; zoo: ignored)")
+    parser.add_argument("--layers", type=int, default=10, help="layers of a synthetic model (profiles keep theirs)")
+    parser.add_argument("--jobs", type=int, default=1, help="number of jobs (default 1)")
     parser.add_argument("--model", default="synthetic", help="'synthetic' or a measured profile name")
     parser.add_argument("--name", help="instance name (default: descriptive)")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="K=V",
