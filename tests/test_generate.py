@@ -260,3 +260,76 @@ def test_generate_is_stable_across_processes():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True).stdout
             for _ in range(2)}
     assert outs == {generate("waxman", seed=9, nodes=14, layers=6, jobs=3).hash + "\n"}
+
+
+# ----------------------------------------------------------------------------- multi-job sets bind
+
+
+def min_congestion(inst) -> float:
+    """min theta such that splittable flows (F3 arc form, exits inactive, no deadlines) fit in
+    theta x (kappa x capacity) on every node (C1) and link (C2): theta <= 1 means feasible.
+
+    An LP written here from DESIGN.md, independent of the formulations package.
+    """
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    net = inst.network
+    N, A = net.num_nodes, net.num_links
+    comp = net.compute_nodes
+    C, kappa = len(comp), inst.utilisation_cap
+    eq_r, eq_c, eq_v, b_eq, ld_r, ld_c, ld_v = [], [], [], [], [], [], []
+    nvar = row = 0
+    for job in inst.jobs:
+        m = inst.models[job.model]
+        L, tau, o = m.num_layers, inst.compute_time(m), m.tensor_sizes
+        comp_base = nvar + (L + 1) * A
+        for l in range(L + 1):  # communication arcs (i, l) -> (k, l)
+            idx = nvar + l * A + np.arange(A)
+            for ends, sign in ((net.link_source, 1.0), (net.link_target, -1.0)):
+                eq_r += list(row + l * N + ends); eq_c += list(idx); eq_v += [sign] * A
+            ld_r += list(N + np.arange(A)); ld_c += list(idx); ld_v += list(job.rate * o[l] / (kappa * net.bandwidth))
+        for l in range(1, L + 1):  # computation arcs (n, l-1) -> (n, l)
+            idx = comp_base + (l - 1) * C + np.arange(C)
+            eq_r += list(row + (l - 1) * N + comp); eq_c += list(idx); eq_v += [1.0] * C
+            eq_r += list(row + l * N + comp); eq_c += list(idx); eq_v += [-1.0] * C
+            ld_r += list(comp); ld_c += list(idx); ld_v += list(job.rate * tau[l - 1, comp] / kappa)
+        b = np.zeros((L + 1) * N)
+        b[job.source] += 1
+        b[L * N + job.sink] -= 1
+        b_eq.append(b)
+        nvar, row = comp_base + L * C, row + (L + 1) * N
+    ld_r += list(range(N + A)); ld_c += [nvar] * (N + A); ld_v += [-1.0] * (N + A)
+    cost = np.zeros(nvar + 1)
+    cost[nvar] = 1.0
+    res = linprog(cost, A_ub=sp.csr_matrix((ld_v, (ld_r, ld_c)), shape=(N + A, nvar + 1)), b_ub=np.zeros(N + A),
+                  A_eq=sp.csr_matrix((eq_v, (eq_r, eq_c)), shape=(row, nvar + 1)), b_eq=np.concatenate(b_eq),
+                  bounds=(0, None), method="highs")
+    assert res.status == 0, res.message
+    return float(res.fun)
+
+
+def selfish_violations(inst) -> int:
+    """Capacity violations when every job takes its own uncapacitated optimum (F2, alone)."""
+    from dnnsplit import registry
+    from dnnsplit.options import SolverOptions
+    from instances.evaluate import capacity_violations, evaluate
+    from instances.io import instance_from_dict, instance_to_dict
+
+    spec = registry.get("F2", "layered-dijkstra")
+    d = instance_to_dict(inst)
+    decision = {}
+    for j, jd in enumerate(d["jobs"]):
+        result = registry.run(spec, instance_from_dict(dict(d, jobs=[jd])), SolverOptions())
+        (decision[j],) = result.decision.values()
+    return len(capacity_violations(inst, evaluate(inst, decision)))
+
+
+def test_multi_small_capacities_bind_but_stay_feasible():
+    insts = default_set("multi-small")
+    theta = [min_congestion(i) for i in insts]
+    assert all(t < 1 for t in theta), theta  # every instance is feasible when splittable
+    binding = [selfish_violations(i) > 0 for i in insts]
+    assert sum(binding) >= len(insts) // 2, binding  # ... and for most the selfish optimum is not
+    assert any(i.models[0].exits for i in insts) and any(j.deadline for i in insts for j in i.jobs)
+    assert any(j.accuracy_target for i in insts for j in i.jobs)
