@@ -21,9 +21,14 @@ What lives here:
   (:meth:`LayeredGraph.csr`) for scipy's shortest-path routines.
 - :func:`route_from_arc_path`, :func:`route_from_vertex_path`: arcs or vertices -> ``Route``.
 - :func:`layered_dijkstra`: the specialised label-setting pass that never materialises the
-  layered graph: for l = 0..L one multi-source Dijkstra on G (scipy, with a super-source whose
-  arc to node n carries the seed label: 0 at s for l = 0, else label_{l-1}(n) + tau_{l,n}).
+  layered graph: for l = 0..L one multi-source Dijkstra on G seeded with 0 at s (l = 0), else
+  label_{l-1}(n) + tau_{l,n} at every compute node n. Two implementations of that pass:
+  scipy's ``dijkstra`` from a super-source whose arc to n carries the seed (one CSR built per
+  call, its data overwritten per copy) and a heapq pass (faster below ~200 (i, j) pairs,
+  where scipy's ~50 us per-call overhead dominates); ``method="auto"`` picks by size.
   Memory O(|A| + L|N|): one parent per node and copy (int32), never O(L|A|).
+- :class:`SparseModel`, :func:`run_highs`, :func:`apply_highs_options`, :func:`highs_status`:
+  an LP/MIP in array form solved by a fresh highspy object (shared by F1, F2 and others).
 - :class:`TransferTables`: the all-pairs transfer-time tables D^l of F1, one per distinct
   tensor size (cached), with path recovery.
 

@@ -432,7 +432,7 @@ def _solve_pyomo(variant: str) -> Callable[[Instance, SolverOptions], SolveResul
         import pyomo.environ as pyo
         from pyomo.contrib.solver.common.results import TerminationCondition
 
-        from formulations.f2_layered import _pyomo_highs
+        from formulations.f2_layered import _pyomo_highs, pyomo_iterations, pyomo_nodes
 
         t0 = time.perf_counter()
         d = f1_data(instance)
@@ -472,6 +472,7 @@ def _solve_pyomo(variant: str) -> Callable[[Instance, SolverOptions], SolveResul
         common: dict[str, Any] = dict(
             solver="HiGHS via Pyomo", solver_version=f"pyomo {pyomo.__version__}, HiGHS {highs_version()}",
             build_time=build, solve_time=solve_time, lp_relaxation=lp_value,
+            iterations=pyomo_iterations(res), nodes=pyomo_nodes(res),
             extra={"termination": tc.name, "solver_objective": res.incumbent_objective, "lp_relaxation_time": lp_time,
                    **_sizes(d)},
         )

@@ -33,7 +33,9 @@ Backends (each registered as formulation "F2"):
 - ``scipy-dijkstra``: ``scipy.sparse.csgraph.dijkstra`` on the materialised layered graph
   (parallel links collapsed to the cheapest per copy).
 - ``layered-dijkstra``: the specialised pass of ``_layered.layered_dijkstra`` that never
-  materialises H (one multi-source Dijkstra per copy on G); memory O(|A| + L|N|).
+  materialises H (one multi-source Dijkstra per copy on G: heapq on small networks, where
+  scipy's per-call overhead dominates, scipy with a super-source above ``HEAP_MAX_PAIRS``
+  (i, j) pairs); memory O(|A| + L|N|).
 
 An unreachable sink copy gives status INFEASIBLE on every backend. Early exits are ignored
 (single-job latency with every rho = 1), as for every single-job formulation.
@@ -52,7 +54,6 @@ from dnnsplit.options import SolverOptions, UnsupportedOption
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
 from formulations._layered import (
-    COMPUTE,
     LayeredGraph,
     NoRoute,
     SparseModel,
@@ -237,7 +238,7 @@ def solve_pyomo(instance: Instance, options: SolverOptions) -> SolveResult:
     import pyomo
 
     common = dict(solver="HiGHS via Pyomo", solver_version=f"pyomo {pyomo.__version__}, HiGHS {highs_version()}",
-                  build_time=build, solve_time=solve,
+                  build_time=build, solve_time=solve, iterations=pyomo_iterations(res),
                   extra={"termination": res.termination_condition.name, "lp_algorithm": options.lp_algorithm or "simplex"})
     tc = res.termination_condition
     if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
@@ -249,6 +250,19 @@ def solve_pyomo(instance: Instance, options: SolverOptions) -> SolveResult:
     primals = res.solution_loader.get_vars()
     flow = np.array([primals[model.f[e]] for e in range(graph.num_arcs)])
     return _from_flow("pyomo-highs", instance, graph, flow, float(res.incumbent_objective), status, common)
+
+
+def pyomo_iterations(res: Any) -> int | None:
+    """Simplex + IPM + PDLP iterations from a pyomo.contrib.solver HiGHS result, if reported."""
+    info = getattr(res, "extra_info", None)
+    counts = [getattr(info, k, None) for k in ("simplex_iteration_count", "ipm_iteration_count", "pdlp_iteration_count")]
+    counts = [int(c) for c in counts if c is not None and c >= 0]
+    return sum(counts) if counts else None
+
+
+def pyomo_nodes(res: Any) -> int | None:
+    count = getattr(getattr(res, "extra_info", None), "mip_node_count", None)
+    return int(count) if count is not None and count >= 0 else None
 
 
 def _pyomo_highs() -> Any:
@@ -392,4 +406,4 @@ register(SolverSpec(FORMULATION, "scipy-dijkstra", solve_scipy_dijkstra, "single
 register(SolverSpec(FORMULATION, "layered-dijkstra", solve_layered_dijkstra, "single", "latency",
                     description="per-copy multi-source Dijkstra on G, layered graph never built (memory O(|A|+L|N|))"))
 
-__all__ = ["build_lp", "build_pyomo", "path_from_flow", "mcf_scale", "COMPUTE"]
+__all__ = ["build_lp", "build_pyomo", "path_from_flow", "mcf_scale"]
