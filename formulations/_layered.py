@@ -37,9 +37,10 @@ Single-job formulations ignore early exits (no exit is active): every rho is 1.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -390,44 +391,51 @@ def _copy_pass_scipy(base: BaseGraph, w: np.ndarray, seed_nodes: np.ndarray, see
     return dist[:N], pred[:N]
 
 
-def _copy_pass_heap(base: BaseGraph, w: np.ndarray, seed_nodes: np.ndarray, seed_vals: np.ndarray,
-                    work: dict) -> tuple[np.ndarray, np.ndarray]:
-    """One copy: binary-heap Dijkstra (heapq) seeded with every seed label; parent |N| = seed."""
+def _all_copies_heap(base: BaseGraph, L: int, s: int, pair_weights: Callable[[int], np.ndarray],
+                     tau: np.ndarray, C: np.ndarray, parent: np.ndarray) -> list[float] | None:
+    """Every copy with a binary-heap Dijkstra (heapq) on Python lists; fills ``parent`` (|N|:
+    entered from the copy below, -9999: unreached) and returns the labels of copy L (None when
+    no compute node is reached in some copy)."""
     import heapq
 
     N = base.num_nodes
-    if "ptr" not in work:
-        work["ptr"] = base.indptr.tolist()
-        work["head"] = base.pair_head.tolist()
-    ptr, head = work["ptr"], work["head"]
-    wl = w.tolist()
-    inf = float("inf")
-    dist = [inf] * N
-    parent = [N] * N
-    heap = []
-    for n, v in zip(seed_nodes.tolist(), seed_vals.tolist()):
-        if v < dist[n]:
-            dist[n] = v
-            heap.append((v, n))
-    heapq.heapify(heap)
-    done = bytearray(N)
+    ptr, head = base.indptr.tolist(), base.pair_head.tolist()
+    compute = C.tolist()
+    inf = math.inf
     pop, push = heapq.heappop, heapq.heappush
-    while heap:
-        d, u = pop(heap)
-        if done[u]:
-            continue
-        done[u] = 1
-        for p in range(ptr[u], ptr[u + 1]):
-            nd = d + wl[p]
-            v = head[p]
-            if nd < dist[v]:
-                dist[v] = nd
-                parent[v] = u
-                push(heap, (nd, v))
-    parent_arr = np.array(parent, dtype=np.int32)
-    dist_arr = np.array(dist)
-    parent_arr[~np.isfinite(dist_arr)] = -9999
-    return dist_arr, parent_arr
+    seeds = [(0.0, s)]
+    dist: list[float] = []
+    for l in range(L + 1):
+        wl = pair_weights(l).tolist()
+        dist = [inf] * N
+        par = [-9999] * N
+        heap = []
+        for v, n in seeds:
+            if v < dist[n]:
+                dist[n] = v
+                par[n] = N
+                heap.append((v, n))
+        heapq.heapify(heap)
+        done = bytearray(N)
+        while heap:
+            d, u = pop(heap)
+            if done[u]:
+                continue
+            done[u] = 1
+            for p in range(ptr[u], ptr[u + 1]):
+                nd = d + wl[p]
+                v = head[p]
+                if nd < dist[v]:
+                    dist[v] = nd
+                    par[v] = u
+                    push(heap, (nd, v))
+        parent[l] = par
+        if l < L:
+            tl = tau[l].tolist()
+            seeds = [(dist[n] + tl[n], n) for n in compute if dist[n] < inf and tl[n] < inf]
+            if not seeds:
+                return None
+    return dist
 
 
 def layered_dijkstra(
@@ -453,10 +461,8 @@ def layered_dijkstra(
     base = base_graph(net)
     if method == "auto":
         method = "heap" if base.num_pairs <= HEAP_MAX_PAIRS else "scipy"
-    passes = {"scipy": _copy_pass_scipy, "heap": _copy_pass_heap}
-    if method not in passes:
+    if method not in ("scipy", "heap"):
         raise ValueError(f"method must be 'auto', 'scipy' or 'heap', got {method!r}")
-    copy_pass = passes[method]
     sizes = instance.model_of(job_index).tensor_sizes
     extra = None if link_extra is None else _check_extra(link_extra, (L + 1, net.num_links), "link_extra")
     if extra is None and not base.has_parallel:  # pair-ordered link data: no gather per copy
@@ -475,19 +481,24 @@ def layered_dijkstra(
     tau = compute_costs(instance, job_index, node_extra)
     C = net.compute_nodes
     parent = np.empty((L + 1, N), dtype=np.int32)
-    seed_nodes = np.array([s], dtype=np.int32)
-    seed_vals = np.zeros(1)
-    label = None
-    work: dict = {"seed_set": np.union1d(C, [s]).astype(np.int32)}
-    for l in range(L + 1):
-        label, parent[l] = copy_pass(base, pair_weights(l), seed_nodes, seed_vals, work)
-        if l < L:
-            vals = label[C] + tau[l, C]
-            keep = np.isfinite(vals)
-            seed_nodes = C[keep].astype(np.int32)
-            seed_vals = vals[keep]
-            if not len(seed_nodes):
-                return float("inf"), None
+    if method == "heap":
+        labels = _all_copies_heap(base, L, s, pair_weights, tau, C, parent)
+        if labels is None:
+            return float("inf"), None
+        label = np.asarray(labels)
+    else:
+        seed_nodes = np.array([s], dtype=np.int32)
+        seed_vals = np.zeros(1)
+        work: dict = {"seed_set": np.union1d(C, [s]).astype(np.int32)}
+        for l in range(L + 1):
+            label, parent[l] = _copy_pass_scipy(base, pair_weights(l), seed_nodes, seed_vals, work)
+            if l < L:
+                vals = label[C] + tau[l, C]
+                keep = np.isfinite(vals)
+                seed_nodes = C[keep].astype(np.int32)
+                seed_vals = vals[keep]
+                if not len(seed_nodes):
+                    return float("inf"), None
     cost = float(label[t])
     if not np.isfinite(cost):
         return float("inf"), None

@@ -82,6 +82,7 @@ JOB = 0
 EXACT_REL_GAP = 1e-9
 CPSAT_TARGET = 2.0**40
 PYOMO_MAX_ARCS = 20_000  # benchmarks skip larger layered graphs for the Pyomo model
+CPSAT_MAX_ARCS = 10_000  # and for CP-SAT (its model is built row by row in Python)
 
 
 # ----------------------------------------------------------------------------- data
@@ -588,4 +589,5 @@ for _variant in VARIANTS:
     register(SolverSpec(_variant, "highspy", _solve_highspy(_variant), "single", "latency", accepts=_MIP,
                         description="assignment MILP from sparse arrays, HiGHS via highspy"))
     register(SolverSpec(_variant, "cpsat", _solve_cpsat(_variant), "single", "latency", accepts=_MIP,
-                        description="assignment model, OR-Tools CP-SAT (integer-scaled costs)"))
+                        description="assignment model, OR-Tools CP-SAT (integer-scaled costs)",
+                        max_layered_arcs=CPSAT_MAX_ARCS))
