@@ -711,7 +711,8 @@ def run_highs(model: SparseModel, options: "object", *, relax: bool = False) -> 
 
 
 def highs_status(model_status: str) -> "object":
-    """HiGHS model status text -> dnnsplit Status."""
+    """HiGHS model status text -> dnnsplit Status (a solution/iteration limit: FEASIBLE, which
+    callers turn into ERROR when no point came back)."""
     from dnnsplit.results import Status
 
     text = model_status.lower()
@@ -721,4 +722,6 @@ def highs_status(model_status: str) -> "object":
         return Status.INFEASIBLE
     if "time limit" in text:
         return Status.TIME_LIMIT
+    if "limit" in text or "interrupt" in text or "objective" in text:
+        return Status.FEASIBLE
     return Status.ERROR

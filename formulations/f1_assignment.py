@@ -344,7 +344,7 @@ def _finish(variant: str, backend: str, d: F1Data, status: Status, x: np.ndarray
     if status == Status.INFEASIBLE:
         return _result(variant, backend, status, message="no placement reaches the sink", **common)
     if x is None:
-        if status == Status.OPTIMAL:
+        if status in (Status.OPTIMAL, Status.FEASIBLE):
             status = Status.ERROR
         return _result(variant, backend, status, bound=bound, message=message, **common)
     try:
@@ -565,7 +565,9 @@ def _solve_cpsat(variant: str) -> Callable[[Instance, SolverOptions], SolveResul
         bound = solver.best_objective_bound / scale - half if has or code == cp_model.UNKNOWN else None
         if code == cp_model.OPTIMAL:
             status = Status.OPTIMAL
-        elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN) and options.time_limit is not None:
+        elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN) and options.time_limit is not None and (
+            solver.wall_time >= 0.95 * options.time_limit
+        ):
             status = Status.TIME_LIMIT
         elif code == cp_model.FEASIBLE:
             status = Status.FEASIBLE

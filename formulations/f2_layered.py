@@ -154,7 +154,8 @@ def solve_highspy(instance: Instance, options: SolverOptions) -> SolveResult:
     if status == Status.INFEASIBLE:
         return _result("highspy", status, message="sink copy unreachable: no placement reaches the sink", **common)
     if out.x is None:
-        return _result("highspy", status if status != Status.OPTIMAL else Status.ERROR, message=out.model_status, **common)
+        return _result("highspy", status if status not in (Status.OPTIMAL, Status.FEASIBLE) else Status.ERROR,
+                       message=out.model_status, **common)
     return _from_flow("highspy", instance, graph, out.x, out.objective, status, common)
 
 

@@ -435,14 +435,14 @@ def test_mcf_cost_overflow_is_an_error():
     assert ok.status == Status.OPTIMAL and ok.extra["rounding_error_bound"] < 1e-9
 
 
-def moderate_instance():
+def moderate_instance(nodes: int, layers: int):
     rng = np.random.default_rng(11)
-    return instance_from_dict(random_dict(rng, nodes=40, layers=30, routers=False))
+    return instance_from_dict(random_dict(rng, nodes=nodes, layers=layers, routers=False))
 
 
-@pytest.mark.parametrize("backend", ["highspy", "cpsat"])
-def test_f1_time_limit(backend):
-    inst = moderate_instance()
+@pytest.mark.parametrize("backend,nodes,layers", [("highspy", 40, 30), ("cpsat", 20, 12)])
+def test_f1_time_limit(backend, nodes, layers):
+    inst = moderate_instance(nodes, layers)
     res = registry.run(registry.get("F1-weak", backend), inst, SolverOptions(time_limit=0.01))
     assert res.status == Status.TIME_LIMIT, (res.status, res.message)
     if res.objective is not None:
@@ -483,3 +483,19 @@ def test_cli_solve_json_and_list(tmp_path, capsys):
 def test_layered_dijkstra_unreachable(method):
     inst = instance_from_dict(unreachable_sink_dict())
     assert _layered.layered_dijkstra(inst, 0, method=method) == (math.inf, None)
+
+
+@pytest.mark.parametrize(
+    "backend,raw", [("highspy", {"mip_max_improving_sols": 1}), ("cpsat", {"stop_after_first_solution": True})]
+)
+def test_f1_incumbent_without_proof(backend, raw):
+    """Stopped at the first solution (deterministic, no timing): bound <= incumbent, evaluated."""
+    inst = moderate_instance(12, 8)
+    opt = layered_networkx(inst)
+    res = registry.run(registry.get("F1-weak", backend), inst, SolverOptions(raw=raw))
+    assert res.status in (Status.FEASIBLE, Status.OPTIMAL), (res.status, res.message)
+    assert res.objective >= opt * (1 - REL_TOL) - tolerance(res, opt)
+    assert res.evaluated_objective == pytest.approx(res.objective, rel=REL_TOL)
+    if res.bound is not None:
+        assert res.bound <= res.objective * (1 + 1e-9)
+        assert res.bound <= opt + tolerance(res, opt)
