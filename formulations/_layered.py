@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +48,10 @@ from scipy.sparse.csgraph import dijkstra
 
 from instances.evaluate import Route
 from instances.model import Instance, Network
+
+if TYPE_CHECKING:
+    from dnnsplit.options import SolverOptions
+    from dnnsplit.results import Status
 
 COMM, COMPUTE = 0, 1  # LayeredGraph.kind values
 
@@ -627,7 +631,7 @@ def highs_version() -> str:
     return highspy.Highs().version()
 
 
-def apply_highs_options(h: "object", options: "object", *, mip: bool) -> None:
+def apply_highs_options(h: Any, options: "SolverOptions", *, mip: bool) -> None:
     """Map SolverOptions onto a highspy.Highs object; unknown raw names raise UnsupportedOption."""
     from dnnsplit.options import UnsupportedOption
 
@@ -652,7 +656,7 @@ def apply_highs_options(h: "object", options: "object", *, mip: bool) -> None:
         put(str(name), value)
 
 
-def run_highs(model: SparseModel, options: "object", *, relax: bool = False) -> HighsOutcome:
+def run_highs(model: SparseModel, options: "SolverOptions", *, relax: bool = False) -> HighsOutcome:
     """Solve ``model`` with a fresh HiGHS object (its clock never carries over between runs)."""
     import time
 
@@ -710,7 +714,7 @@ def run_highs(model: SparseModel, options: "object", *, relax: bool = False) -> 
     return HighsOutcome(name, objective, bound, x, iterations, nodes, elapsed, details)
 
 
-def highs_status(model_status: str) -> "object":
+def highs_status(model_status: str) -> "Status":
     """HiGHS model status text -> dnnsplit Status (a solution/iteration limit: FEASIBLE, which
     callers turn into ERROR when no point came back)."""
     from dnnsplit.results import Status

@@ -72,7 +72,6 @@ from formulations._layered import (
     highs_status,
     highs_version,
     job_data,
-    route_cost,
     run_highs,
 )
 from instances.evaluate import Route

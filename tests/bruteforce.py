@@ -11,7 +11,6 @@ import itertools
 import math
 
 import networkx as nx
-import numpy as np
 
 from instances.model import Instance
 
