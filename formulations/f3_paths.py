@@ -1,0 +1,778 @@
+r"""F3 path form, solved by column generation (DESIGN.md section 3, F3; backend "colgen").
+
+Same problems as the arc form (``f3_arc.py``; every variant except the memory one), written
+over paths: P_j is the set of source-sink paths of job j's layered graphs (all its exit
+configurations); a path p in P_j has per-request latency lat_p, cost c_p = lambda_j x
+(latency or energy of p; 0 for min-max), loads lambda_j u_{r,p} on every resource r (sums of
+the arc coefficients of ``_f3_common``) and the expected accuracy alpha_p of its configuration.
+theta_p >= 0 is the share of job j's requests on path p.
+
+Master problem (all rows scaled as in the arc form):
+
+    min  sum_p c_p theta_p   (+ t for min-max)   (+ M sum_r s_r, elastic slacks, see below)
+    (P.1) sum_{p in P_j} theta_p = 1                              all j    (convexity; dual sigma_j)
+    (C1)  sum_p lambda_j u_{n,p} theta_p - s_n <= kappa            compute nodes n   (dual pi_n <= 0)
+    (C2)  sum_p lambda_j u_{a,p} theta_p - s_a <= kappa            links a           (dual pi_a <= 0)
+    (P.2) sum_{p in P_j} (lat_p / T_j) theta_p - s_j <= 1           deadline jobs     (dual mu_j <= 0)
+    (P.3) sum_{p in P_j} lat_p theta_p - t <= 0                     min-max           (dual mu_j <= 0)
+    (P.4) sum_{p in P_j} (alpha_p / A_j) theta_p + s_j >= 1          accuracy targets  (dual nu_j >= 0)
+
+The restricted master holds a subset of the paths; HiGHS (highspy) solves it, columns are added
+with ``addCols`` and the LP is re-solved warm (never rebuilt).
+
+Pricing: the reduced cost of a path p of job j is
+
+    rc_p = c_p - sum_r pi_r lambda_j u_{r,p} - mu_j lat_p / T_j (or - mu_j lat_p) - nu_j alpha_p / A_j - sigma_j
+
+which is a sum of non-negative arc costs  lambda_j (obj_e - sum_r pi_r u_{r,e}) + beta_j lat_e
+(beta_j = -mu_j / T_j, or -mu_j) plus a per-configuration constant. So pricing is one layered
+shortest path per job and configuration (scipy Dijkstra on the template's CSR, the template is
+shared by every job of that model; never an O(jobs x L x |A|) structure). When beta_j = 0 the
+arc costs of all jobs on one template are lambda_j times the same vector, so one multi-source
+Dijkstra per template serves every job (per distinct source). With deadlines the pricing is the
+Lagrangian-penalised shortest path (the deadline row P.2 lives in the master, its dual prices
+latency), which is exact for the splittable problem: the evaluator checks expected latency.
+
+Lower bound (proven at every iteration, for any multipliers with the right signs; duals are
+clipped to those signs, and the min-max duals are scaled so that sum_j mu_j >= -1):
+
+    LB = kappa sum_r pi_r + sum_{deadline j} mu_j + sum_{accuracy j} nu_j + sum_j min_{p in P_j} (rc_p + sigma_j)
+
+(the Lagrangian dual function of the full path LP: restricted master value plus the most
+negative reduced cost per job, the standard bound for convexity-constrained masters). Column
+generation stops when the master is feasible (no slack) and (z - LB) / |z| <= tolerance
+(``mip_gap``; default 1e-4; 0 = until no column prices out), or at the time limit.
+
+Feasibility: the master starts with one column per job (its uncapacitated objective-shortest
+path, plus its latency-shortest path when there are deadlines or a min-max objective) and one
+elastic slack per capacity, deadline and accuracy row with cost M = 100 x (cost of the initial
+columns), so it is always feasible. If slack remains at convergence, phase 1 (minimise the sum
+of slacks, column costs 0, same pricing without objective) decides: a positive phase-1 bound
+proves the instance infeasible and the row with the largest slack is named in the message;
+otherwise the slacks are fixed at 0 and phase 2 continues.
+
+Unsplittable variants (``-milp``): price-and-branch. After the LP converges (column
+generation stops at 70 % of the time limit), a greedy sequential heuristic adds one column per
+job (jobs by decreasing rate, each on its cheapest path over residual capacities, with a
+deadline check), then theta is made binary and HiGHS solves the master MIP over all generated
+columns with the remaining time. Its objective is compared with the CG lower bound (valid for
+the unsplittable problem); status optimal only when that gap is within tolerance, else feasible.
+Price-and-branch is a heuristic (registered kind "heuristic"): the optimal integer solution may
+need columns that were never generated.
+
+Records carry ``extra``: cg_iterations, columns, bound_history ([iteration, seconds, master
+value, lower bound]), master_time, pricing_time, mip_time, phase1, cg_gap, lp_value, n_jobs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from dnnsplit.options import SolverOptions, UnsupportedOption
+from dnnsplit.registry import SolverSpec, register
+from dnnsplit.results import SolveResult, Status
+from formulations._f3_common import (
+    VARIANTS,
+    F3Data,
+    Template,
+    Variant,
+    arcs_from_pred,
+    column_resources,
+    infeasible_result,
+    route_from_arcs,
+    shortest_from,
+    side_row_names,
+)
+from formulations._layered import highs_version
+from instances.model import Instance
+
+DEFAULT_GAP = 1e-4
+SLACK_TOL = 1e-7
+MIP_SHARE_OF_TIME = 0.3
+DIVE_SHARE = 0.1  # share of the open jobs fixed per diving round  # integral variants keep this share of the time limit for the master MIP
+
+
+@dataclass
+class Column:
+    job: int
+    tpl: Template
+    arcs: np.ndarray
+    cost: float
+    latency: float
+    rows: np.ndarray  # master rows (capacity rows) with the loads
+    vals: np.ndarray
+
+
+# ----------------------------------------------------------------------------- pricing
+
+
+class Pricer:
+    """Layered shortest paths for every job under dual-adjusted arc costs."""
+
+    def __init__(self, d: F3Data):
+        self.d = d
+        self.net = d.instance.network
+        self.jobs = d.instance.jobs
+        self.by_tpl: dict[int, tuple[Template, list[int]]] = {}
+        for j, opts in enumerate(d.options):
+            for tpl in opts:
+                self.by_tpl.setdefault(id(tpl), (tpl, []))[1].append(j)
+        self.lat0 = {id(t): np.where(t.usable, t.latency, 0.0) for t in d.templates.values()}
+
+    def price(
+        self, w: np.ndarray, beta: np.ndarray, gamma: np.ndarray, objective: str | None
+    ) -> tuple[np.ndarray, list[tuple[Template, np.ndarray, np.ndarray] | None]]:
+        """Best path per job: (value d_j, (template, pred row, arc costs) to rebuild it).
+
+        Arc cost of job j on template T: lambda_j (obj_T + R_T^T w) + beta_j lat_T; the value
+        subtracts gamma_j alpha_T / A_j. ``objective`` None: no objective term (phase 1).
+        """
+        J = len(self.jobs)
+        best = np.full(J, np.inf)
+        how: list[tuple[Template, np.ndarray, np.ndarray] | None] = [None] * J
+        for tpl, jobs in self.by_tpl.values():
+            obj = tpl.objective(objective) if objective else np.zeros(tpl.num_arcs)
+            base = np.where(tpl.usable, obj + tpl.R.T @ w, np.inf)
+            shared = [j for j in jobs if beta[j] == 0.0]
+            alone = [j for j in jobs if beta[j] != 0.0]
+            acc = tpl.accuracy if tpl.accuracy is not None else 0.0
+            if shared:
+                sources = sorted({self.jobs[j].source for j in shared})
+                dist, pred = shortest_from(tpl, base, sources, self.net)
+                row = {s: k for k, s in enumerate(sources)}
+                for j in shared:
+                    job = self.jobs[j]
+                    k = row[job.source]
+                    val = self.d.rates[j] * dist[k, tpl.sink_vertex(job.sink)] - self._acc_term(j, gamma, acc)
+                    if val < best[j]:
+                        best[j], how[j] = val, (tpl, pred[k], base)
+            for j in alone:
+                job = self.jobs[j]
+                cost = self.d.rates[j] * base + beta[j] * self.lat0[id(tpl)]
+                dist, pred = shortest_from(tpl, cost, [job.source], self.net)
+                val = dist[0, tpl.sink_vertex(job.sink)] - self._acc_term(j, gamma, acc)
+                if val < best[j]:
+                    best[j], how[j] = val, (tpl, pred[0], cost)
+        return best, how
+
+    def _acc_term(self, j: int, gamma: np.ndarray, acc: float) -> float:
+        if gamma[j] == 0.0:
+            return 0.0
+        return gamma[j] * acc / self.jobs[j].accuracy_target
+
+    def arcs(self, j: int, how: tuple[Template, np.ndarray, np.ndarray]) -> tuple[Template, np.ndarray]:
+        tpl, pred, cost = how
+        job = self.jobs[j]
+        return tpl, arcs_from_pred(tpl, pred, tpl.source_vertex(job.source), int(tpl.sink_vertex(job.sink)), cost,
+                                   self.net)
+
+
+# ----------------------------------------------------------------------------- master
+
+
+class Master:
+    """The restricted master LP in one highspy object, grown by addCols."""
+
+    def __init__(self, d: F3Data, options: SolverOptions):
+        import highspy
+
+        self.hs = highspy
+        self.d = d
+        v = d.variant
+        J = len(d.instance.jobs)
+        self.J = J
+        self.cap_res = d.capacity_rows()  # resource index of each capacity row
+        self.row_of_res = np.full(d.num_resources, -1, dtype=np.int64)
+        self.row_of_res[self.cap_res] = np.arange(len(self.cap_res))
+        n_cap = len(self.cap_res)
+        self.conv0 = n_cap
+        self.dead_jobs = d.deadline_jobs()
+        self.acc_jobs = d.accuracy_jobs()
+        self.dead0 = self.conv0 + J
+        self.mm = v.objective == "minmax"
+        self.mm0 = self.dead0 + len(self.dead_jobs)
+        self.acc0 = self.mm0 + (J if self.mm else 0)
+        self.nrows = self.acc0 + len(self.acc_jobs)
+        self.dead_row = {j: self.dead0 + k for k, j in enumerate(self.dead_jobs)}
+        self.acc_row = {j: self.acc0 + k for k, j in enumerate(self.acc_jobs)}
+        lo = np.concatenate([np.full(n_cap, -np.inf), np.ones(J), np.full(len(self.dead_jobs), -np.inf),
+                             np.full(J if self.mm else 0, -np.inf), np.ones(len(self.acc_jobs))])
+        hi = np.concatenate([np.full(n_cap, d.kappa), np.ones(J), np.ones(len(self.dead_jobs)),
+                             np.zeros(J if self.mm else 0), np.full(len(self.acc_jobs), np.inf)])
+        h = highspy.Highs()
+        self.h = h
+        self._opt("output_flag", False)
+        self._opt("threads", int(options.threads))
+        self._opt("random_seed", int(options.seed))
+        for name, value in options.raw.items():
+            self._opt(str(name), value)
+        h.addRows(self.nrows, lo, hi, 0, np.zeros(self.nrows, np.int32), np.empty(0, np.int32), np.empty(0))
+        self.ncols = 0
+        self.t_col = None
+        if self.mm:
+            self.t_col = self._add([1.0], [0.0], [np.inf], [np.arange(self.mm0, self.mm0 + J)], [-np.ones(J)])[0]
+        # elastic slacks: capacity (<=), deadline (<=), accuracy (>=)
+        slack_rows = np.concatenate([np.arange(n_cap), np.arange(self.dead0, self.dead0 + len(self.dead_jobs)),
+                                     np.arange(self.acc0, self.nrows)]).astype(np.int64)
+        sign = np.concatenate([-np.ones(n_cap + len(self.dead_jobs)), np.ones(len(self.acc_jobs))])
+        self.slack_names = side_row_names(d)
+        k = len(slack_rows)
+        self.slack_cols = np.asarray(
+            self._add(np.zeros(k), np.zeros(k), np.full(k, np.inf), [np.array([r]) for r in slack_rows],
+                      [np.array([s]) for s in sign]), dtype=np.int32)
+        self.columns: list[Column] = []
+        self.col0: list[int] = []  # master column index of each Column
+
+    def _opt(self, name: str, value: Any) -> None:
+        if self.h.setOptionValue(name, value) != self.hs.HighsStatus.kOk:
+            raise UnsupportedOption(f"HiGHS refused option {name}={value!r}")
+
+    def _add(self, cost, lower, upper, rows: list[np.ndarray], vals: list[np.ndarray]) -> list[int]:
+        n = len(cost)
+        starts = np.zeros(n, dtype=np.int32)
+        if n:
+            starts[1:] = np.cumsum([len(r) for r in rows])[:-1]
+        idx = np.concatenate(rows).astype(np.int32) if n else np.empty(0, np.int32)
+        val = np.concatenate(vals).astype(np.float64) if n else np.empty(0)
+        self.h.addCols(n, np.asarray(cost, float), np.asarray(lower, float), np.asarray(upper, float), len(idx),
+                       starts, idx, val)
+        first = self.ncols
+        self.ncols += n
+        return list(range(first, first + n))
+
+    def set_slack_cost(self, M: float) -> None:
+        k = len(self.slack_cols)
+        self.h.changeColsCost(k, self.slack_cols, np.full(k, float(M)))
+
+    def column_rows(self, col: Column) -> tuple[np.ndarray, np.ndarray]:
+        j = col.job
+        rows = [col.rows, np.array([self.conv0 + j])]
+        vals = [col.vals, np.ones(1)]
+        if j in self.dead_row:
+            rows.append(np.array([self.dead_row[j]]))
+            vals.append(np.array([col.latency / self.d.instance.jobs[j].deadline]))
+        if self.mm:
+            rows.append(np.array([self.mm0 + j]))
+            vals.append(np.array([col.latency]))
+        if j in self.acc_row:
+            rows.append(np.array([self.acc_row[j]]))
+            vals.append(np.array([col.tpl.accuracy / self.d.instance.jobs[j].accuracy_target]))
+        return np.concatenate(rows), np.concatenate(vals)
+
+    def add_columns(self, cols: list[Column], cost_scale: float = 1.0) -> None:
+        if not cols:
+            return
+        rv = [self.column_rows(c) for c in cols]
+        idx = self._add([c.cost * cost_scale for c in cols], np.zeros(len(cols)), np.ones(len(cols)),
+                        [r for r, _ in rv], [v for _, v in rv])
+        self.columns.extend(cols)
+        self.col0.extend(idx)
+
+    def theta_cols(self) -> np.ndarray:
+        return np.asarray(self.col0, dtype=np.int32)
+
+    def run(self) -> tuple[Any, float]:
+        t = time.perf_counter()
+        self.h.run()
+        return self.h.getModelStatus(), time.perf_counter() - t
+
+
+def make_column(d: F3Data, master: Master, j: int, tpl: Template, arcs: np.ndarray) -> Column:
+    lam = d.rates[j]
+    res, vals = column_resources(tpl.R, arcs, lam)
+    rows = master.row_of_res[res]
+    if np.any(rows < 0):  # pragma: no cover - loads only on compute nodes and links
+        raise RuntimeError("a path loads a resource without a capacity row")
+    lat = float(tpl.latency[arcs].sum())
+    cost = lam * float(tpl.objective(d.variant.objective)[arcs].sum()) if d.variant.objective != "minmax" else 0.0
+    return Column(j, tpl, arcs, cost, lat, rows, vals)
+
+
+# ----------------------------------------------------------------------------- the algorithm
+
+
+class ColumnGeneration:
+    def __init__(self, instance: Instance, variant: Variant, options: SolverOptions):
+        self.start = time.perf_counter()
+        self.variant = variant
+        self.options = options
+        self.limit = options.time_limit
+        self.gap_tol = DEFAULT_GAP if options.mip_gap is None else float(options.mip_gap)
+        self.d = F3Data(instance, variant)
+        self.pricer = Pricer(self.d)
+        self.master = Master(self.d, options)
+        self.J = len(instance.jobs)
+        self.history: list[list[float]] = []
+        self.best_lb = -np.inf
+        self.master_time = self.pricing_time = self.mip_time = 0.0
+        self.iterations = 0
+        self.phase1 = False
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def out_of_time(self, share: float = 1.0) -> bool:
+        return self.limit is not None and self.elapsed() >= share * self.limit
+
+    # -- duals -> pricing inputs
+    def multipliers(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        m, d = self.master, self.d
+        pi = np.minimum(y[: len(m.cap_res)], 0.0)
+        w = np.zeros(d.num_resources)
+        w[m.cap_res] = -pi
+        beta = np.zeros(self.J)
+        const = d.kappa * float(pi.sum())
+        for j in m.dead_jobs:
+            mu = min(float(y[m.dead_row[j]]), 0.0)
+            beta[j] += -mu / d.instance.jobs[j].deadline
+            const += mu
+        if m.mm:
+            mu = np.minimum(y[m.mm0 : m.mm0 + self.J], 0.0)
+            total = -float(mu.sum())
+            if total > 1.0:
+                mu = mu / total
+            beta += -mu
+        gamma = np.zeros(self.J)
+        for j in m.acc_jobs:
+            gamma[j] = max(float(y[m.acc_row[j]]), 0.0)
+            const += gamma[j]
+        return w, beta, gamma, const
+
+    def new_columns(self, best: np.ndarray, how: list, y: np.ndarray, fixed: np.ndarray | None = None) -> list[Column]:
+        sigma = y[self.master.conv0 : self.master.conv0 + self.J]
+        rc = best - sigma
+        if fixed is not None:
+            rc = np.where(fixed, 0.0, rc)
+        scale = max(1.0, abs(float(self.master.h.getInfo().objective_function_value)))
+        cols = []
+        for j in np.flatnonzero(rc < -1e-9 * scale).tolist():
+            tpl, arcs = self.pricer.arcs(j, how[j])
+            cols.append(make_column(self.d, self.master, j, tpl, arcs))
+        return cols
+
+    # -- setup
+    def initial_columns(self) -> list[Column] | str:
+        J = self.J
+        zero_w = np.zeros(self.d.num_resources)
+        modes = [self.variant.objective if self.variant.objective != "minmax" else "latency"]
+        if self.variant.deadlines and self.variant.objective != "latency":
+            modes.append("latency")
+        cols: list[Column] = []
+        for mode in modes:
+            best, how = self.pricer.price(zero_w, np.zeros(J), np.zeros(J), mode)
+            for j in range(J):
+                if not np.isfinite(best[j]):
+                    return f"{self.d.job_name(j)}: no placement reaches its sink"
+                tpl, arcs = self.pricer.arcs(j, how[j])
+                cols.append(make_column(self.d, self.master, j, tpl, arcs))
+            if self.d.accuracy_jobs():  # one column per configuration helps meet accuracy targets
+                for j in self.d.accuracy_jobs():
+                    for tpl in self.d.options[j]:
+                        if tpl is cols[j].tpl:
+                            continue
+                        cost = self.d.rates[j] * np.where(tpl.usable, tpl.objective(mode), np.inf)
+                        dist, pred = shortest_from(tpl, cost, [self.d.instance.jobs[j].source], self.pricer.net)
+                        if np.isfinite(dist[0, tpl.sink_vertex(self.d.instance.jobs[j].sink)]):
+                            _, arcs = self.pricer.arcs(j, (tpl, pred[0], cost))
+                            cols.append(make_column(self.d, self.master, j, tpl, arcs))
+        return cols
+
+    # -- one CG loop (phase "penalised", "phase1" or "final")
+    def loop(self, phase: str, share: float, fixed: np.ndarray | None = None) -> str:
+        """Iterate until converged ("converged"), gap reached ("gap") or time out ("time").
+
+        Phases: "penalised" (big-M slacks), "phase1" (minimise slacks), "final" (slacks fixed at
+        0), "dive" (some jobs fixed to one column: no bound is recorded, ``fixed`` jobs get no
+        new column).
+        """
+        m = self.master
+        objective = None if phase == "phase1" else self.variant.objective
+        bounded = phase in ("penalised", "final")
+        while True:
+            status, t = m.run()
+            self.master_time += t
+            if status != m.hs.HighsModelStatus.kOptimal:
+                return f"master: {m.h.modelStatusToString(status)}"
+            sol = m.h.getSolution()
+            y = np.asarray(sol.row_dual)
+            x = np.asarray(sol.col_value)
+            z = float(m.h.getInfo().objective_function_value)
+            t0 = time.perf_counter()
+            w, beta, gamma, const = self.multipliers(y)
+            best, how = self.pricer.price(w, beta, gamma, objective)
+            self.pricing_time += time.perf_counter() - t0
+            lb = const + float(best.sum())
+            slack = float(x[m.slack_cols].sum()) if len(m.slack_cols) else 0.0
+            self.iterations += 1
+            if bounded:
+                self.best_lb = max(self.best_lb, lb)
+                self.history.append([self.iterations, round(self.elapsed(), 4), z, lb])
+            self.last = (z, x, slack, lb)
+            if bounded and slack <= SLACK_TOL:
+                gap = (z - self.best_lb) / max(abs(z), 1e-9)
+                if gap <= self.gap_tol:
+                    return "gap"
+            if phase == "phase1" and lb > SLACK_TOL:
+                return "infeasible"
+            if phase == "phase1" and z <= SLACK_TOL:
+                return "converged"
+            t0 = time.perf_counter()
+            cols = self.new_columns(best, how, y, fixed)
+            if phase == "phase1":
+                m.add_columns(cols, cost_scale=0.0)
+            else:
+                m.add_columns(cols)
+            self.pricing_time += time.perf_counter() - t0
+            if not cols:
+                return "converged"
+            if self.out_of_time(share):
+                return "time"
+
+    def common(self) -> dict[str, Any]:
+        m = self.master
+        return dict(
+            solver="HiGHS (column generation)", solver_version=highs_version(), iterations=self.iterations,
+            extra={
+                "form": "path", "integral": self.variant.integral, "n_jobs": self.J,
+                "objective_kind": self.variant.objective,
+                "configurations": int(sum(len(o) for o in self.d.options)), "templates": len(self.d.templates),
+                "cg_iterations": self.iterations, "columns": len(m.columns), "n_rows": m.nrows,
+                "bound_history": self.history, "bound_history_len": len(self.history),
+                "master_time": self.master_time, "pricing_time": self.pricing_time, "mip_time": self.mip_time,
+                "phase1": self.phase1, "cg_bound": None if not np.isfinite(self.best_lb) else self.best_lb,
+            },
+        )
+
+    # -- driver
+    def solve(self) -> SolveResult:
+        v, m = self.variant, self.master
+        init = self.initial_columns()
+        if isinstance(init, str):
+            return SolveResult(v.name, "colgen", Status.INFEASIBLE, message=f"infeasible: {init}", **self.common())
+        m.add_columns(init)
+        z0 = sum(c.cost for c in init) if v.objective != "minmax" else max(c.latency for c in init)
+        self.big_m = 100.0 * max(z0, 1e-9)
+        m.set_slack_cost(self.big_m)
+        build = self.elapsed()
+        share = 1.0 - MIP_SHARE_OF_TIME if v.integral else 1.0
+        how = self.loop("penalised", share)
+        if how == "converged" and self.last[2] > SLACK_TOL:
+            how = self.run_phase1(share)
+            if how == "infeasible":
+                _, x, _, lb = self.last
+                slack = x[m.slack_cols]
+                k = int(np.argmax(slack))
+                res = infeasible_result(v.name, "colgen", m.slack_names[k], float(slack[k]),
+                                        f"column generation phase 1 (proven: phase-1 bound {lb:.3g} > 0)",
+                                        **self.common())
+                return self._times(res, build)
+        if how.startswith("master"):
+            return self._times(SolveResult(v.name, "colgen", Status.ERROR, message=how, **self.common()), build)
+        z, x, slack, _ = self.last
+        feasible = slack <= SLACK_TOL
+        lb = self.best_lb if np.isfinite(self.best_lb) else None
+        common = self.common()
+        common["extra"]["lp_value"] = z if feasible else None
+        common["extra"]["cg_gap"] = (z - lb) / max(abs(z), 1e-9) if feasible and lb is not None else None
+        theta = x[m.theta_cols()]
+        lp_integral = bool(np.all(np.minimum(theta, np.abs(1 - theta)) <= 1e-6))
+        if not feasible:  # time ran out before the slacks left
+            res = SolveResult(v.name, "colgen", Status.TIME_LIMIT, bound=lb,
+                              message="time limit with capacity slack still in use: no feasible point yet", **common)
+            return self._times(res, build)
+        status = Status.OPTIMAL if how in ("gap", "converged") else Status.TIME_LIMIT
+        if v.integral:
+            return self._times(self.price_and_branch(z, lb, lp_integral, common), build)
+        if v.kind == "bound":
+            res = SolveResult(v.name, "colgen", status, objective=z, bound=lb, lp_relaxation=z,
+                              lp_integral=lp_integral, message="LP relaxation: a lower bound, no decision", **common)
+            return self._times(res, build)
+        decision = self.decision(theta, integral=False)
+        res = SolveResult(v.name, "colgen", status, objective=z, bound=lb, decision=decision, lp_relaxation=z,
+                          lp_integral=lp_integral, **common)
+        return self._times(res, build)
+
+    def _times(self, res: SolveResult, build: float) -> SolveResult:
+        res.build_time = build
+        res.solve_time = self.elapsed() - build
+        return res
+
+    def run_phase1(self, share: float) -> str:
+        m = self.master
+        self.phase1 = True
+        costs = np.array([c.cost for c in m.columns])
+        cols = m.theta_cols()
+        m.h.changeColsCost(len(cols), cols, np.zeros(len(cols)))
+        if m.t_col is not None:
+            m.h.changeColsCost(1, np.array([m.t_col], np.int32), np.zeros(1))
+        m.set_slack_cost(1.0)
+        how = self.loop("phase1", share)
+        if how != "converged":
+            return how
+        # feasible: slacks off, costs back, continue phase 2
+        k = len(m.slack_cols)
+        m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.zeros(k))
+        m.set_slack_cost(0.0)
+        cols = m.theta_cols()
+        costs = np.array([c.cost for c in m.columns])
+        m.h.changeColsCost(len(cols), cols, costs)
+        if m.t_col is not None:
+            m.h.changeColsCost(1, np.array([m.t_col], np.int32), np.ones(1))
+        return self.loop("final", share)
+
+    def decision(self, theta: np.ndarray, integral: bool) -> dict:
+        m = self.master
+        parts: dict[int, list[tuple[Column, float]]] = {}
+        for col, val in zip(m.columns, theta.tolist()):
+            if (val > 0.5) if integral else (val > 1e-9):
+                parts.setdefault(col.job, []).append((col, 1.0 if integral else val))
+        decision = {}
+        for j in range(self.J):
+            got = parts.get(j)
+            if not got:
+                raise RuntimeError(f"job {j}: no column carries its requests")
+            if integral:
+                got = got[:1]
+            total = sum(s for _, s in got)
+            decision[j] = tuple(route_from_arcs(c.tpl, c.arcs, s / total) for c, s in got)
+        return decision
+
+    # -- unsplittable: heuristics, then the master MIP
+    def fits(self, col: Column, residual: np.ndarray) -> bool:
+        job = self.d.instance.jobs[col.job]
+        res, vals = column_resources(col.tpl.R, col.arcs, self.d.rates[col.job])
+        if np.any(vals > residual[res] + 1e-12):
+            return False
+        if self.d.variant.deadlines and job.deadline is not None and col.latency > job.deadline * (1 + 1e-9):
+            return False
+        acc = col.tpl.accuracy
+        return not (job.accuracy_target is not None and acc is not None and acc < job.accuracy_target - 1e-9)
+
+    def fit_path(self, j: int, residual: np.ndarray, rounds: int = 20) -> Column | None:
+        """A cheap path of job j whose loads fit ``residual`` (and its deadline), or None.
+
+        Arcs whose own load exceeds the residual are removed; when the path's summed load still
+        exceeds it (several layers on one node), the overloaded resources get a price that
+        doubles each round (a Lagrangian repair of this resource-constrained shortest path).
+        """
+        d = self.d
+        job = d.instance.jobs[j]
+        lam = d.rates[j]
+        mode = d.variant.objective if d.variant.objective != "minmax" else "latency"
+        key = (lambda c: c.latency) if d.variant.objective == "minmax" else (lambda c: c.cost)
+        tries = [mode] + (["latency"] if d.variant.deadlines and mode != "latency" else [])
+        best: Column | None = None
+        for tpl in d.options[j]:
+            R = tpl.R
+            arc_of = np.repeat(np.arange(tpl.num_arcs), np.diff(R.indptr))
+            bad = np.zeros(tpl.num_arcs, bool)
+            bad[arc_of[lam * R.data > residual[R.indices] + 1e-12]] = True
+            for what in tries:
+                base = np.where(tpl.usable & ~bad, tpl.objective(what), np.inf)
+                price = np.zeros(d.num_resources)
+                for _ in range(rounds):
+                    cost = base + R.T @ price if price.any() else base
+                    dist, pred = shortest_from(tpl, cost, [job.source], self.pricer.net)
+                    if not np.isfinite(dist[0, tpl.sink_vertex(job.sink)]):
+                        break
+                    _, arcs = self.pricer.arcs(j, (tpl, pred[0], cost))
+                    col = make_column(d, self.master, j, tpl, arcs)
+                    if self.fits(col, residual):
+                        if best is None or key(col) < key(best):
+                            best = col
+                        break
+                    res, vals = column_resources(R, arcs, 1.0)
+                    over = res[lam * vals > residual[res] + 1e-12]
+                    if not len(over):  # only the deadline is missed: try the next cost
+                        break
+                    scale = max(float(base[arcs].sum()), 1e-12)
+                    price[over] = 2 * price[over] + scale / np.maximum(vals[np.isin(res, over)], 1e-12)
+                if best is not None and best.tpl is tpl:
+                    break
+        return best
+
+    def greedy(self, prefer: dict[int, list[Column]] | None = None) -> list[Column] | None:
+        """Jobs by decreasing rate: the first preferred column that fits, else ``fit_path``."""
+        d = self.d
+        residual = np.full(d.num_resources, d.kappa)
+        out: list[Column] = []
+        for j in sorted(range(self.J), key=lambda j: -d.rates[j]):
+            best = next((c for c in (prefer or {}).get(j, []) if self.fits(c, residual)), None)
+            if best is None:
+                best = self.fit_path(j, residual)
+            if best is None:
+                return None
+            res, vals = column_resources(best.tpl.R, best.arcs, d.rates[j])
+            residual[res] -= vals
+            out.append(best)
+        return out
+
+    def residual_without(self, j: int) -> np.ndarray:
+        """kappa minus the loads of every other job in the current master solution."""
+        m, d = self.master, self.d
+        theta = self.last[1][m.theta_cols()]
+        residual = np.full(d.num_resources, d.kappa)
+        for col, val in zip(m.columns, theta.tolist()):
+            if val > 1e-12 and col.job != j:
+                res, vals = column_resources(col.tpl.R, col.arcs, d.rates[col.job])
+                residual[res] -= val * vals
+        return residual
+
+    def lp_preferences(self, theta: np.ndarray) -> dict[int, list[Column]]:
+        prefer: dict[int, list[tuple[float, Column]]] = {}
+        for col, val in zip(self.master.columns, theta.tolist()):
+            if val > 1e-9:
+                prefer.setdefault(col.job, []).append((val, col))
+        return {j: [c for _, c in sorted(v, key=lambda t: -t[0])] for j, v in prefer.items()}
+
+    def dive(self, share: float) -> list[Column] | None:
+        """Diving: fix fractional jobs to one of their LP columns in rounds (DIVE_SHARE of the
+        fractional jobs, largest share first), re-running column generation for the open jobs
+        after each round; when a round leaves capacity slack, its jobs are fixed one at a time,
+        trying each of their LP columns, then the cheapest path that fits the capacity the other
+        jobs leave (``fit_path``). Big-M slacks keep the master feasible during the dive
+        and must be 0 at the end. Returns one column per job, or None."""
+        m = self.master
+        k = len(m.slack_cols)
+        m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.full(k, np.inf))
+        m.set_slack_cost(self.big_m)
+        fixed = np.zeros(self.J, bool)
+        chosen: dict[int, int] = {}
+
+        def fix(j: int, i: int, on: bool) -> None:
+            c = np.array([m.col0[i]], np.int32)
+            m.h.changeColsBounds(1, c, np.ones(1) if on else np.zeros(1), np.ones(1))
+            fixed[j] = on
+            if on:
+                chosen[j] = i
+            else:
+                chosen.pop(j, None)
+
+        def settle() -> bool:
+            how = self.loop("dive", share, fixed)
+            return how in ("converged", "gap") and self.last[2] <= SLACK_TOL
+
+        ok = settle()
+        while ok and not fixed.all():
+            if self.out_of_time(share):
+                ok = False
+                break
+            theta = self.last[1][m.theta_cols()]
+            cand: dict[int, list[tuple[float, int]]] = {}
+            for i, (col, val) in enumerate(zip(m.columns, theta.tolist())):
+                if val > 1e-9 and not fixed[col.job]:
+                    cand.setdefault(col.job, []).append((val, i))
+            order = {j: [i for _, i in sorted(v, key=lambda t: -t[0])] for j, v in cand.items()}
+            top = {j: max(val for val, _ in v) for j, v in cand.items()}
+            frac = [j for j in cand if top[j] < 1 - 1e-6]
+            if not frac:  # the LP is integral on the open jobs: fix them all
+                for j in cand:
+                    fix(j, order[j][0], True)
+                ok = settle()
+                break
+            frac.sort(key=lambda j: -top[j])
+            take = frac[: max(1, int(np.ceil(DIVE_SHARE * len(frac))))]
+            for j in take:
+                fix(j, order[j][0], True)
+            if settle():
+                continue
+            for j in take:  # undo the round, then one job at a time with its alternatives
+                fix(j, chosen[j], False)
+            settle()
+            for j in take:
+                for i in order[j]:
+                    fix(j, i, True)
+                    if settle():
+                        break
+                    fix(j, i, False)
+                else:  # no LP column fits alone: a path over the others' residual capacity
+                    settle()
+                    col = self.fit_path(j, self.residual_without(j))
+                    if col is not None:
+                        m.add_columns([col])
+                        fix(j, len(m.columns) - 1, True)
+                    if col is None or not settle():
+                        ok = False
+                        break
+        result = [m.columns[chosen[j]] for j in range(self.J)] if ok and fixed.all() else None
+        for j, i in list(chosen.items()):  # undo the fixings and the slacks
+            fix(j, i, False)
+        m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.zeros(k))
+        return result
+
+    def price_and_branch(self, lp_value: float, lb: float | None, lp_integral: bool, common: dict) -> SolveResult:
+        v, m = self.variant, self.master
+        k = len(m.slack_cols)
+        m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.zeros(k))
+        t0 = time.perf_counter()
+        theta = self.last[1][m.theta_cols()]
+        start = self.greedy(self.lp_preferences(theta)) or self.greedy()
+        how = "greedy" if start else None
+        if start is None and not self.out_of_time():
+            start = self.dive(1.0)
+            how = "dive" if start else None
+        common["extra"]["heuristic_start"] = how
+        first = len(m.columns)
+        if start:
+            m.add_columns(start)
+        cols = m.theta_cols()
+        m.h.changeColsIntegrality(len(cols), cols, np.full(len(cols), 1, dtype=np.uint8))  # kInteger
+        if start:
+            idx = np.asarray([m.col0[first + i] for i in range(len(start))], dtype=np.int32)
+            m.h.setSolution(len(idx), idx, np.ones(len(idx)))
+        if self.limit is not None:
+            remaining = max(self.limit - self.elapsed(), 1.0)
+            m._opt("time_limit", float(m.h.getRunTime()) + remaining)
+        m._opt("mip_rel_gap", max(self.gap_tol, 1e-9))
+        m.h.run()
+        self.mip_time = time.perf_counter() - t0
+        common["extra"]["mip_time"] = self.mip_time
+        common["extra"]["columns"] = len(m.columns)
+        common["extra"]["cg_iterations"] = self.iterations
+        common["iterations"] = self.iterations
+        info = m.h.getInfo()
+        common["nodes"] = int(info.mip_node_count)
+        has_point = info.primal_solution_status == 2
+        name = m.h.modelStatusToString(m.h.getModelStatus())
+        common["extra"]["mip_status"] = name
+        if not has_point:
+            status = Status.TIME_LIMIT if "time" in name.lower() else Status.ERROR
+            return SolveResult(v.name, "colgen", status, bound=lb, lp_relaxation=lp_value, lp_integral=lp_integral,
+                               message=f"price-and-branch found no integer solution over {len(m.columns)} columns "
+                                       f"({name}); the CG bound stands", **common)
+        x = np.asarray(m.h.getSolution().col_value)
+        theta = x[m.theta_cols()]
+        z = float(info.objective_function_value)
+        gap = (z - lb) / max(abs(z), 1e-9) if lb is not None else None
+        status = Status.OPTIMAL if gap is not None and gap <= max(self.gap_tol, 1e-9) else Status.FEASIBLE
+        return SolveResult(v.name, "colgen", status, objective=z, bound=lb, decision=self.decision(theta, True),
+                           lp_relaxation=lp_value, lp_integral=lp_integral,
+                           message="" if status == Status.OPTIMAL else "price-and-branch: gap to the CG bound", **common)
+
+
+def _solve_colgen(variant: Variant) -> Callable[[Instance, SolverOptions], SolveResult]:
+    def solve(instance: Instance, options: SolverOptions) -> SolveResult:
+        return ColumnGeneration(instance, variant, options).solve()
+
+    return solve
+
+
+# ----------------------------------------------------------------------------- registry
+
+_ACCEPTS = frozenset({"time_limit", "mip_gap", "threads", "seed", "raw"})
+
+for _v in VARIANTS.values():
+    if _v.memory:
+        continue  # C3 needs z variables over columns: arc form only
+    _kind = "heuristic" if _v.integral else _v.kind
+    register(SolverSpec(
+        _v.name, "colgen", _solve_colgen(_v), "multi", _v.eval_objective, accepts=_ACCEPTS, kind=_kind,
+        capacitated=True, deadlines=_v.deadlines,
+        description=f"{_v.description}; path form, column generation"
+                    + (" + price-and-branch" if _v.integral else "") + " (mip_gap = CG gap tolerance)",
+        tags=frozenset({"F3", "path", "milp" if _v.integral else "lp"}),
+    ))
