@@ -1,0 +1,59 @@
+"""LP-relaxation gap of each formulation, (objective - LP relaxation) / |objective|.
+
+Rows with status optimal and both an objective and an LP-relaxation value. Per instance the
+gap is the median over the formulation's backends and repeats (the LP value is a property of
+the formulation; backends should agree); per (set, formulation) the table gives the mean,
+median and maximum over instances and how many LP optima were integral (``lp_integral``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dnnsplit.tables import register_table
+from dnnsplit.tables._render import Context, fmt_pct, set_sort_key
+
+
+def lp_gap_table(long: pd.DataFrame) -> pd.DataFrame:
+    rows = long[(long["status"] == "optimal") & long["objective"].notna() & long["lp_relaxation"].notna()]
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows.assign(_gap=(rows["objective"] - rows["lp_relaxation"]) / rows["objective"].abs().clip(lower=1e-9))
+    out = []
+    for (set_name, formulation), g in rows.groupby(["set", "formulation"]):
+        per_inst = g.groupby("instance_hash")["_gap"].median()
+        integral = g.groupby("instance_hash")["lp_integral"].agg(lambda s: s.dropna().all() if s.notna().any() else None)
+        known = integral.dropna()
+        out.append(
+            {
+                "set": set_name,
+                "formulation": formulation,
+                "backends": ", ".join(sorted(g["backend"].unique())),
+                "instances": len(per_inst),
+                "mean gap %": float(per_inst.mean()),
+                "median gap %": float(per_inst.median()),
+                "max gap %": float(per_inst.max()),
+                "LP integral": f"{int(known.sum())}/{len(known)}" if len(known) else "-",
+            }
+        )
+    frame = pd.DataFrame(out)
+    frame["_o"] = frame["set"].map(set_sort_key)
+    return frame.sort_values(["_o", "formulation"]).drop(columns="_o").reset_index(drop=True)
+
+
+@register_table("T2", "LP-relaxation gap per formulation", order=20)
+def t2(long: pd.DataFrame, ctx: Context) -> list[Path]:
+    frame = lp_gap_table(long)
+    if frame.empty:
+        return ctx.skip("no optimal record with an LP-relaxation value")
+    used = long[long["lp_relaxation"].notna() & (long["status"] == "optimal")]
+    caption = ctx.caption(
+        "LP-relaxation gap (objective - LP relaxation)/|objective| in percent, per instance set and formulation "
+        "(per instance: median over backends and repeats; then mean, median and maximum over instances). "
+        "LP integral: instances whose LP optimum was integral / instances where that is known",
+        used,
+    )
+    pct = {c: fmt_pct for c in ("mean gap %", "median gap %", "max gap %")}
+    return ctx.write_table("t2_lp_gap", frame, caption, pct)

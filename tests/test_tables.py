@@ -1,0 +1,268 @@
+"""The table generator: every output from fixture records, numbers against an independent
+computation, refusal of malformed inputs with nothing written, and both real inputs
+(a campaign with the real registry, a pytest-benchmark JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dnnsplit import tables
+from dnnsplit.tables import ResultsError, TableSpec, TablesError, generate, load_results
+from dnnsplit.tables.t1_solve_time import solve_time_table
+from dnnsplit.tables.t2_lp_gap import lp_gap_table
+from dnnsplit.tables.t3_profiles import profile_table
+from helpers import line_instance_dict
+from instances.io import instance_from_dict, save
+
+ROOT = Path(__file__).resolve().parent.parent
+MACHINE = {"cpu": "Test CPU", "machine": "x86_64", "usable_cpus": 2, "memory_bytes": 2**34, "os": "Linux", "python": "3.11",
+           "packages": {"highspy": "1.14.0"}}
+
+
+def rec(instance: str, pair: str, solve_time: float, *, status: str = "optimal", repeat: int = 0, set_name: str = "small",
+        **kw: Any) -> dict[str, Any]:
+    formulation, backend = pair.split("/")
+    r = {
+        "schema": "dnnsplit-bench-record", "key": f"{instance}/{pair}/r{repeat}", "source": "campaign",
+        "formulation": formulation, "backend": backend, "status": status, "instance_hash": instance,
+        "instance_id": f"inst-{instance}", "set": set_name, "solve_time": solve_time, "build_time": 0.0, "repeat": repeat,
+        "kind": "heuristic" if backend == "heuristic" else "exact", "problem": "single",
+        "sizes": {"nodes": 3, "links": 4, "compute_nodes": 3, "jobs": 1, "max_layers": 3, "layered_arcs": 25},
+        "campaign": {"time_limit": 10.0}, "machine": MACHINE, "solver": "HiGHS", "solver_version": "1.14.0",
+        "finished_at": "2026-11-23T01:00:00+00:00",
+    }
+    r.update(kw)
+    return r
+
+
+def fixture_records() -> list[dict[str, Any]]:
+    out = []
+    f1 = "F1-weak/highspy"
+    out += [rec("A", f1, 1.0, objective=10.0, lp_relaxation=8.0), rec("A", f1, 3.0, repeat=1, objective=10.0, lp_relaxation=8.0)]
+    out += [rec("B", f1, 2.0, objective=5.0, lp_relaxation=4.5), rec("B", f1, 2.0, repeat=1, objective=5.0, lp_relaxation=4.5)]
+    out += [rec("C", f1, 12.0, status="time_limit", message="killed")]
+    f2 = "F2/highspy"
+    for inst, times, obj in (("A", [0.1, 0.3], 10.0), ("B", [0.2], 5.0), ("C", [0.5], 7.0)):
+        out += [rec(inst, f2, t, repeat=i, objective=obj, lp_relaxation=obj, lp_integral=True) for i, t in enumerate(times)]
+    out += [rec(i, "F2/layered-dijkstra", t, objective=o) for i, t, o in (("A", 0.01, 10.0), ("B", 0.02, 5.0), ("C", 0.04, 7.0))]
+    out += [rec("A", "local-only/heuristic", 0.001, status="feasible", objective=12.0)]
+    # profiles: two bandwidths of one DNN
+    gen = {"model": "alexnet", "params": {"uplink_mbps": 1.0}}
+    gen2 = {"model": "alexnet", "params": {"uplink_mbps": 100.0}}
+    dev = {"nodes": ["dev"] * 3, "tiers": ["device"] * 3, "source": "dev", "sink": "dev"}
+    split = {"nodes": ["dev", "dev", "edge"], "tiers": ["device", "device", "edge"], "source": "dev", "sink": "dev"}
+    for inst, g, opt, place, simple in (("P1", gen, 0.020, dev, (0.020, 0.5, 0.020)), ("P2", gen2, 0.010, split, (0.020, 0.015, 0.012))):
+        kw = {"set_name": "profiles", "instance_generator": g}
+        out.append(rec(inst, "F2/layered-dijkstra", 0.001, objective=opt, evaluated_objective=opt, placement=place, **kw))
+        for pair, value in zip(("local-only/heuristic", "best-remote/heuristic", "two-way-split/heuristic"), simple):
+            out.append(rec(inst, pair, 0.001, status="feasible", objective=value, evaluated_objective=value, **kw))
+    multi = rec("M", "F3-latency-lp/highspy", 0.3, set_name="multi-small", problem="multi", objective=3.0)
+    multi["sizes"] = dict(multi["sizes"], jobs=5, layered_arcs=400)
+    out.append(multi)
+    return out
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _sgm(values: list[float], shift: float = 10.0) -> float:
+    return math.exp(sum(math.log(v + shift) for v in values) / len(values)) - shift
+
+
+EXPECTED_FILES = [
+    "t1_solve_time.md", "t1_solve_time.tex", "t1_solve_time.csv", "t2_lp_gap.md", "t2_lp_gap.tex", "t2_lp_gap.csv",
+    "t3_profiles.md", "t3_profiles.tex", "t3_profiles.csv", "f1_scaling.png", "f1_scaling.pdf", "f1_scaling_multi.png",
+    "f1_scaling_multi.pdf", "f2_split.png", "f2_split.pdf", "index.md", "machine.md",
+]
+
+
+def test_every_output_from_fixture_records(tmp_path: Path) -> None:
+    results = write_jsonl(tmp_path / "results.jsonl", fixture_records())
+    out = tmp_path / "out"
+    ctx = generate([results], out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(EXPECTED_FILES)
+    assert not ctx.skipped
+    t1_md = (out / "t1_solve_time.md").read_text()
+    assert "Instance sets: small, multi-small, profiles" in t1_md and "Test CPU" in t1_md and "2026-11-23" in t1_md
+    tex = (out / "t1_solve_time.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "F1-weak/highspy" in tex and "\\caption{" in tex
+    assert "![f2_split](f2_split.png)" in (out / "index.md").read_text()
+    assert "Test CPU" in (out / "machine.md").read_text()
+    assert (out / "f1_scaling.png").read_bytes()[:4] == b"\x89PNG" and (out / "f2_split.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_t1_numbers_match_an_independent_computation(tmp_path: Path) -> None:
+    long = load_results([write_jsonl(tmp_path / "r.jsonl", fixture_records())])
+    t1 = solve_time_table(long).set_index(["set", "pair"])
+    # F1-weak/highspy: per-instance medians over repeats; C timed out -> the 10 s limit
+    f1 = {"A": statistics.median([1.0, 3.0]), "B": statistics.median([2.0, 2.0]), "C": 10.0}
+    row = t1.loc[("small", "F1-weak/highspy")]
+    assert row["instances"] == 3 and row["solved"] == 2 and row["repeats"] == 2
+    assert row["median solve (s)"] == pytest.approx(statistics.median(f1.values()))
+    assert row["sgm10 solve (s)"] == pytest.approx(_sgm(list(f1.values())))
+    assert row["repeat spread"] == pytest.approx(statistics.median([(3.0 - 1.0) / 2.0, 0.0]))
+    f2 = {"A": statistics.median([0.1, 0.3]), "B": 0.2, "C": 0.5}
+    row = t1.loc[("small", "F2/highspy")]
+    assert row["solved"] == 3
+    assert row["sgm10 solve (s)"] == pytest.approx(_sgm(list(f2.values())))
+    assert row["speed-up solve"] == pytest.approx(math.prod(f1[i] / f2[i] for i in f1) ** (1 / 3))
+    # no F1-weak on layered-dijkstra: the speed-up falls back to F1-weak/highspy
+    dij = {"A": 0.01, "B": 0.02, "C": 0.04}
+    row = t1.loc[("small", "F2/layered-dijkstra")]
+    assert row["speed-up solve"] == pytest.approx(math.prod(f1[i] / dij[i] for i in f1) ** (1 / 3))
+    assert row["baseline"].startswith("F1-weak/highspy")
+    assert math.isnan(t1.loc[("multi-small", "F3-latency-lp/highspy")]["speed-up solve"])
+    # the CSV keeps the same numbers at full precision
+    out = tmp_path / "out"
+    generate([tmp_path / "r.jsonl"], out, only=["T1"])
+    with open(out / "t1_solve_time.csv") as fh:
+        rows = {(r["set"], r["pair"]): r for r in csv.DictReader(fh)}
+    assert float(rows[("small", "F1-weak/highspy")]["sgm10 solve (s)"]) == pytest.approx(_sgm(list(f1.values())))
+
+
+def test_t2_and_t3_numbers(tmp_path: Path) -> None:
+    long = load_results([write_jsonl(tmp_path / "r.jsonl", fixture_records())])
+    t2 = lp_gap_table(long).set_index(["set", "formulation"])
+    gaps = [(10.0 - 8.0) / 10.0, (5.0 - 4.5) / 5.0]  # C timed out: no gap
+    row = t2.loc[("small", "F1-weak")]
+    assert row["instances"] == 2
+    assert row["mean gap %"] == pytest.approx(sum(gaps) / 2) and row["max gap %"] == pytest.approx(max(gaps))
+    assert t2.loc[("small", "F2")]["max gap %"] == 0 and t2.loc[("small", "F2")]["LP integral"] == "3/3"
+    t3, _ = profile_table(long)
+    t3 = t3.set_index("uplink (Mbit/s)")
+    assert t3.loc[1.0, "gain %"] == pytest.approx(0.0) and t3.loc[1.0, "optimal split"] == "all on device"
+    assert t3.loc[100.0, "gain %"] == pytest.approx((0.012 - 0.010) / 0.012)
+    assert t3.loc[100.0, "optimal split"] == "device 1-2 -> edge 3" and t3.loc[100.0, "layers on device"] == 2
+    assert t3.loc[100.0, "best-remote (ms)"] == pytest.approx(15.0)
+
+
+def _cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    tables.add_arguments(parser)
+    return tables.run_cli(parser.parse_args(list(argv)))
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda lines: lines[:2] + ["{not json"] + lines[2:], r"bad\.jsonl:3: not valid JSON"),
+        (lambda lines: [lines[0], json.dumps({k: v for k, v in json.loads(lines[1]).items() if k != "status"})] + lines[2:],
+         r"bad\.jsonl:2: missing field 'status'"),
+        (lambda lines: lines[:3] + [json.dumps(dict(json.loads(lines[3]), status="solved"))], r"bad\.jsonl:4: field 'status' is 'solved'"),
+        (lambda lines: [json.dumps(dict(json.loads(lines[0]), solve_time="fast"))], r"bad\.jsonl:1: field 'solve_time' is not a number"),
+        (lambda lines: lines[:1] + ["[1, 2]"], r"bad\.jsonl:2: not a JSON object"),
+    ],
+)
+def test_malformed_results_are_refused_naming_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate: Any, message: str) -> None:
+    lines = [json.dumps(r) for r in fixture_records()]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(mutate(lines)) + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "t1_solve_time.md").write_text("old")
+    assert _cli(str(bad), "--out", str(out)) == 2
+    import re
+
+    assert re.search(message, capsys.readouterr().err)
+    assert [p.name for p in out.iterdir()] == ["t1_solve_time.md"] and (out / "t1_solve_time.md").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
+
+
+def test_truncated_last_line_and_bad_benchmark_json(tmp_path: Path) -> None:
+    lines = [json.dumps(r) for r in fixture_records()[:3]]
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(lines[0] + "\n" + lines[1] + "\n" + lines[2][:20])
+    with pytest.raises(ResultsError, match=r"cut\.jsonl:3: not valid JSON .*--resume"):
+        load_results([cut])
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"benchmarks": [{"name": "test_x", "extra_info": {}}]}))
+    with pytest.raises(ResultsError, match=r"bench\.json: benchmarks\[0\] \(test_x\): extra_info holds no dnnsplit record"):
+        load_results([bench])
+
+
+def test_a_failing_table_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tables.tables()  # register the real ones first
+
+    def broken(long: Any, ctx: Any) -> list[Path]:
+        ctx.write_table("tx", long[["pair"]].head(1), "half-written")
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(tables._TABLES, "TX", TableSpec("TX", "broken", broken, 999))
+    results = write_jsonl(tmp_path / "r.jsonl", fixture_records())
+    out = tmp_path / "out"
+    with pytest.raises(TablesError, match="table TX .*boom"):
+        generate([results], out, only=["T1", "TX"])
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["r.jsonl"]
+
+
+def _tiny_profile_instances(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for i, mbps in enumerate((1.0, 100.0)):
+        d = line_instance_dict(bandwidth=mbps * 1.25e5)
+        d["name"] = f"tiny-up{int(mbps)}"
+        d["generator"] = {"model": "m", "params": {"uplink_mbps": mbps}}
+        save(instance_from_dict(d), folder / f"tiny{i}.json")
+    return folder
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("DNNSPLIT_PLUGINS", None)
+    return env
+
+
+def test_campaign_with_the_real_registry_gives_every_table(tmp_path: Path) -> None:
+    inst = _tiny_profile_instances(tmp_path / "profiles")
+    results = tmp_path / "c.jsonl"
+    pairs = ["F1-weak/highspy", "F2/highspy", "F2/layered-dijkstra", "local-only/*", "best-remote/*", "two-way-split/*"]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.campaign", "--sets", str(inst), "--pairs", *pairs, "--out", str(results),
+         "--time-limit", "30", "--quiet", "--preload", "registry"],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    ctx = generate([results], out)
+    names = {p.name for p in out.iterdir()}
+    for stem in ("t1_solve_time", "t2_lp_gap", "t3_profiles"):
+        assert {f"{stem}.md", f"{stem}.tex", f"{stem}.csv"} <= names
+    assert {"f1_scaling.png", "f1_scaling.pdf", "f2_split.png", "f2_split.pdf"} <= names
+    long = ctx.long
+    assert set(long["status"]) <= {"optimal", "feasible"} and len(long) == 2 * 6
+    t3, _ = profile_table(long)
+    assert len(t3) == 2 and (t3["gain %"] >= -1e-9).all()  # the optimum is never worse than a simple split
+    t1 = solve_time_table(long)
+    assert (t1["solved"] == 2).all()
+
+
+def test_pytest_benchmark_json_is_read_round_by_round(tmp_path: Path) -> None:
+    inst = _tiny_profile_instances(tmp_path / "tiny")
+    out_json = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "benchmarks", "--bench-sets", str(inst),
+         "--bench-pairs", "F2/layered-dijkstra", "local-only/*", "--bench-rounds", "2", f"--benchmark-json={out_json}",
+         "--benchmark-min-time=0"],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    long = load_results([out_json])
+    assert len(long) == 2 * 2 * 2  # instances x pairs x rounds
+    assert set(long["repeat"]) == {0, 1} and set(long["set"]) == {"tiny"}
+    assert set(long["source"]) == {"pytest-benchmark"} and long["machine"].notna().all()
+    t1 = solve_time_table(long)
+    assert set(t1["pair"]) == {"F2/layered-dijkstra", "local-only/heuristic"} and (t1["solved"] == 2).all()
