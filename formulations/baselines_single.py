@@ -54,6 +54,18 @@ from instances.model import Instance, Network
 
 BACKEND = "heuristic"
 
+# The exact formulation each baseline is measured against (tables join on the instance hash):
+# F2 (any backend) for the single-job latency baselines, the unsplittable F3 for the multi-job
+# ones, F3 with exit selection (or ``baselines_fin.exact_energy_deadline``) for FIN.
+REFERENCE_FORMULATION = {
+    "local-only": "F2",
+    "best-remote": "F2",
+    "two-way-split": "F2",
+    "greedy": "F3-latency-milp",
+    "dina": "F3-latency-milp",
+    "fin": "F3-exit-select-milp",
+}
+
 
 def gap_to(objective: float, reference: float) -> float:
     """Relative excess of a heuristic objective over a reference optimum: (H - OPT) / max(|OPT|, 1e-9).
