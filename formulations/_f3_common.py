@@ -293,6 +293,17 @@ class F3Data:
         self.num_resources = net.num_nodes + net.num_links
         self.kappa = instance.utilisation_cap
 
+    @property
+    def scale(self) -> float:
+        """Objective scale S: a power of two near the uncapacitated optimum (sum_j lambda_j x
+        the job's shortest objective path; the largest shortest latency for min-max). Both forms
+        minimise objective / S, so solver tolerances act relative to the optimum; values are
+        multiplied back by S (exact: a power of two)."""
+        cached = self.__dict__.get("_scale")
+        if cached is None:
+            cached = self._scale = _objective_scale(self)
+        return cached
+
     # -- which side rows exist
     def deadline_jobs(self) -> list[int]:
         if not self.variant.deadlines:
@@ -325,6 +336,29 @@ class F3Data:
 
     def memory_name(self, n: int) -> str:
         return f"node {self.instance.network.node_names[n]!r} memory (C3)"
+
+
+def _objective_scale(d: F3Data) -> float:
+    mode = "latency" if d.variant.objective == "minmax" else d.variant.objective
+    jobs = d.instance.jobs
+    best = np.full(len(jobs), np.inf)
+    by_tpl: dict[int, tuple[Template, list[int]]] = {}
+    for j, opts in enumerate(d.options):
+        for tpl in opts:
+            by_tpl.setdefault(id(tpl), (tpl, []))[1].append(j)
+    for tpl, js in by_tpl.values():
+        sources = sorted({jobs[j].source for j in js})
+        dist, _ = shortest_from(tpl, np.where(tpl.usable, tpl.objective(mode), np.inf), sources, d.instance.network)
+        row = {s: k for k, s in enumerate(sources)}
+        for j in js:
+            best[j] = min(best[j], float(dist[row[jobs[j].source], tpl.sink_vertex(jobs[j].sink)]))
+    finite = best[np.isfinite(best)]
+    if not len(finite):
+        return 1.0
+    total = float(finite.max()) if d.variant.objective == "minmax" else float((d.rates[np.isfinite(best)] * finite).sum())
+    if not total > 0 or not np.isfinite(total):
+        return 1.0
+    return float(2.0 ** round(np.log2(total)))
 
 
 # ----------------------------------------------------------------------------- paths and routes

@@ -43,6 +43,11 @@ no decision. Unsplittable (``-milp``) variants are exact MILPs.
 Decisions: each job's flow is decomposed into source-sink paths (largest-flow walk, cycles
 cancelled, shares normalised), each path becoming a ``Route`` with its configuration's exits.
 
+Scaling: the objective is divided by S (``F3Data.scale``, a power of two near the
+uncapacitated optimum) so that HiGHS's absolute tolerances act relative to the optimum; values
+are multiplied back. MILPs run with HiGHS's absolute gap off (``mip_abs_gap`` = 0 unless set
+in ``raw``), so ``mip_gap`` alone governs.
+
 Infeasibility: when HiGHS reports the model infeasible, an elastic copy adds a slack to every
 capacity, deadline, accuracy and memory row (all rows are scaled to read "<= 1" or "<= kappa",
 so slacks are relative), minimises their sum, and names the row with the largest slack in the
@@ -55,7 +60,7 @@ Backends: ``highspy`` (sparse arrays, one ``passModel``, vectorised over jobs) a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -271,7 +276,7 @@ def _rate_weighted(b: ArcBuilder, d: F3Data, idx: FlowIndex, what: str) -> None:
     for j, blocks in enumerate(idx.blocks):
         for tpl, f0, _ in blocks:
             coef = np.where(tpl.usable, tpl.objective(what), 0.0)
-            b.set_cost(f0 + np.arange(tpl.num_arcs), d.rates[j] * coef)
+            b.set_cost(f0 + np.arange(tpl.num_arcs), d.rates[j] * coef / d.scale)
 
 
 def define_latency_objective(b: ArcBuilder, d: F3Data, idx: FlowIndex) -> None:
@@ -287,7 +292,7 @@ def define_energy_objective(b: ArcBuilder, d: F3Data, idx: FlowIndex) -> None:
 def define_minmax_objective(b: ArcBuilder, d: F3Data, idx: FlowIndex) -> None:
     """min t with (F3.5) latency of every job <= t."""
     t = b.add_cols(1, 0.0, np.inf, False)
-    b.set_cost(np.array([t]), np.array([1.0]))
+    b.set_cost(np.array([t]), np.array([1.0 / d.scale]))
     idx.t_col = t
     J = len(d.instance.jobs)
     r0 = b.add_rows(-np.inf, 0.0, J)
@@ -433,7 +438,7 @@ def _solve_highspy(variant: Variant) -> Callable[[Instance, SolverOptions], Solv
         b, idx = build_arrays(d)
         model = b.build()
         build = time.perf_counter() - t0
-        out = run_highs(model, options)
+        out = run_highs(model, _with_defaults(options, variant))
         status = highs_status(out.model_status)
         common: dict[str, Any] = dict(
             solver="HiGHS", solver_version=highs_version(), build_time=build, solve_time=out.solve_time,
@@ -445,6 +450,13 @@ def _solve_highspy(variant: Variant) -> Callable[[Instance, SolverOptions], Solv
         return _finish(variant, "highspy", d, idx, status, out.x, out.objective, out.bound, out.model_status, common)
 
     return solve
+
+
+def _with_defaults(options: SolverOptions, variant: Variant) -> SolverOptions:
+    """MILPs: HiGHS's absolute gap (1e-6) off unless set in ``raw``, so ``mip_gap`` governs."""
+    if not variant.integral or "mip_abs_gap" in options.raw:
+        return options
+    return replace(options, raw={"mip_abs_gap": 0.0, **options.raw})
 
 
 def _explain_infeasible(
@@ -459,7 +471,7 @@ def _explain_infeasible(
     for relax, how in ((True, "the elastic LP relaxation"), (False, "the elastic MILP")):
         if not relax and el.integer is None:
             break
-        res = run_highs(el, options, relax=relax)
+        res = run_highs(el, _with_defaults(options, variant), relax=relax)
         if res.x is not None and res.objective is not None and res.objective > SLACK_TOL:
             name, s = _most_violated(res.x[n:], elastic)
             return infeasible_result(variant.name, backend, name, s, how, **common)
@@ -471,6 +483,9 @@ def _finish(
     variant: Variant, backend: str, d: F3Data, idx: FlowIndex, status: Status, x: np.ndarray | None,
     objective: float | None, bound: float | None, model_status: str, common: dict[str, Any],
 ) -> SolveResult:
+    objective = None if objective is None else objective * d.scale  # the model minimises objective / S
+    bound = None if bound is None else bound * d.scale
+    common["extra"]["objective_scale"] = d.scale
     if x is None or objective is None:
         return SolveResult(variant.name, backend, status if status != Status.OPTIMAL else Status.ERROR,
                            bound=bound, message=model_status, **common)
@@ -658,7 +673,7 @@ def _pyo_rate_weighted(m: Any, d: F3Data, what: str) -> Any:
     import pyomo.environ as pyo
 
     return pyo.quicksum(
-        float(d.rates[j] * d.options[j][o].objective(what)[a]) * m.f[j, o, a] for j, o, a in m.ARC
+        float(d.rates[j] * d.options[j][o].objective(what)[a] / d.scale) * m.f[j, o, a] for j, o, a in m.ARC
     )
 
 
@@ -680,7 +695,7 @@ def pyo_define_minmax_objective(m: Any, d: F3Data) -> None:
 
     m.t = pyo.Var(domain=pyo.NonNegativeReals)
     m.max_latency = pyo.Constraint(range(len(d.options)), rule=lambda m, j: _pyo_latency(m, d, j) <= m.t)
-    m.objective = pyo.Objective(expr=m.t, sense=pyo.minimize)
+    m.objective = pyo.Objective(expr=m.t / d.scale, sense=pyo.minimize)
 
 
 PYOMO_DEFINE: dict[str, Callable[[Any, F3Data], None]] = {
@@ -724,8 +739,9 @@ def _solve_pyomo(variant: Variant) -> Callable[[Instance, SolverOptions], SolveR
             kw: dict[str, Any] = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
                                       threads=options.threads, time_limit=options.time_limit,
                                       solver_options=_pyomo_solver_options(options, mip=variant.integral))
-            if variant.integral and options.mip_gap is not None:
+            if variant.integral:
                 kw["rel_gap"] = options.mip_gap
+                kw["solver_options"] = {"mip_abs_gap": 0.0, **kw["solver_options"]}
             return opt.solve(model, **kw)
 
         t1 = time.perf_counter()

@@ -52,10 +52,13 @@ proves the instance infeasible and the row with the largest slack is named in th
 otherwise the slacks are fixed at 0 and phase 2 continues.
 
 Unsplittable variants (``-milp``): price-and-branch. After the LP converges (column
-generation stops at 70 % of the time limit), a greedy sequential heuristic adds one column per
-job (jobs by decreasing rate, each on its cheapest path over residual capacities, with a
-deadline check), then theta is made binary and HiGHS solves the master MIP over all generated
-columns with the remaining time. Its objective is compared with the CG lower bound (valid for
+generation stops at 70 % of the time limit), a start is sought: a sequential greedy (jobs one
+by one, each on its first LP column that fits the residual capacities, else on a cheapest path
+repaired by Lagrangian prices on overloaded resources and on a missed deadline), tried under
+several job orders (by LP, rate descending, rate ascending, a few seeded random orders), and,
+if none completes, a dive (fractional jobs fixed to an LP column in rounds with column
+generation re-run for the others, see ``dive``). Then theta is made binary and HiGHS solves the
+master MIP over all generated columns (with the start, if any) in the remaining time. Its objective is compared with the CG lower bound (valid for
 the unsplittable problem); status optimal only when that gap is within tolerance, else feasible.
 Price-and-branch is a heuristic (registered kind "heuristic"): the optimal integer solution may
 need columns that were never generated.
@@ -92,8 +95,9 @@ from instances.model import Instance
 
 DEFAULT_GAP = 1e-4
 SLACK_TOL = 1e-7
-MIP_SHARE_OF_TIME = 0.3
-DIVE_SHARE = 0.1  # share of the open jobs fixed per diving round  # integral variants keep this share of the time limit for the master MIP
+MIP_SHARE_OF_TIME = 0.3  # integral variants keep this share of the time limit for the master MIP
+DIVE_SHARE = 0.1  # share of the fractional jobs fixed per diving round
+GREEDY_RANDOM_ORDERS = 5  # random job orders tried by the greedy start after the three fixed ones
 
 
 @dataclass
@@ -135,7 +139,7 @@ class Pricer:
         best = np.full(J, np.inf)
         how: list[tuple[Template, np.ndarray, np.ndarray] | None] = [None] * J
         for tpl, jobs in self.by_tpl.values():
-            obj = tpl.objective(objective) if objective else np.zeros(tpl.num_arcs)
+            obj = tpl.objective(objective) / self.d.scale if objective else np.zeros(tpl.num_arcs)
             base = np.where(tpl.usable, obj + tpl.R.T @ w, np.inf)
             shared = [j for j in jobs if beta[j] == 0.0]
             alone = [j for j in jobs if beta[j] != 0.0]
@@ -214,7 +218,8 @@ class Master:
         self.ncols = 0
         self.t_col = None
         if self.mm:
-            self.t_col = self._add([1.0], [0.0], [np.inf], [np.arange(self.mm0, self.mm0 + J)], [-np.ones(J)])[0]
+            self.t_col = self._add([1.0 / d.scale], [0.0], [np.inf], [np.arange(self.mm0, self.mm0 + J)],
+                                   [-np.ones(J)])[0]
         # elastic slacks: capacity (<=), deadline (<=), accuracy (>=)
         slack_rows = np.concatenate([np.arange(n_cap), np.arange(self.dead0, self.dead0 + len(self.dead_jobs)),
                                      np.arange(self.acc0, self.nrows)]).astype(np.int64)
@@ -226,6 +231,7 @@ class Master:
                       [np.array([s]) for s in sign]), dtype=np.int32)
         self.columns: list[Column] = []
         self.col0: list[int] = []  # master column index of each Column
+        self.seen: set[tuple[int, int, bytes]] = set()  # (job, template, arcs) of every column
 
     def _opt(self, name: str, value: Any) -> None:
         if self.h.setOptionValue(name, value) != self.hs.HighsStatus.kOk:
@@ -271,6 +277,7 @@ class Master:
                         [r for r, _ in rv], [v for _, v in rv])
         self.columns.extend(cols)
         self.col0.extend(idx)
+        self.seen.update((c.job, id(c.tpl), c.arcs.tobytes()) for c in cols)
 
     def theta_cols(self) -> np.ndarray:
         return np.asarray(self.col0, dtype=np.int32)
@@ -288,7 +295,8 @@ def make_column(d: F3Data, master: Master, j: int, tpl: Template, arcs: np.ndarr
     if np.any(rows < 0):  # pragma: no cover - loads only on compute nodes and links
         raise RuntimeError("a path loads a resource without a capacity row")
     lat = float(tpl.latency[arcs].sum())
-    cost = lam * float(tpl.objective(d.variant.objective)[arcs].sum()) if d.variant.objective != "minmax" else 0.0
+    obj = float(tpl.objective(d.variant.objective)[arcs].sum()) if d.variant.objective != "minmax" else 0.0
+    cost = lam * obj / d.scale  # the master minimises objective / S (see _f3_common.F3Data.scale)
     return Column(j, tpl, arcs, cost, lat, rows, vals)
 
 
@@ -333,8 +341,8 @@ class ColumnGeneration:
         if m.mm:
             mu = np.minimum(y[m.mm0 : m.mm0 + self.J], 0.0)
             total = -float(mu.sum())
-            if total > 1.0:
-                mu = mu / total
+            if total > 1.0 / d.scale:  # keep t's reduced cost 1/S + sum mu >= 0
+                mu = mu / (total * d.scale)
             beta += -mu
         gamma = np.zeros(self.J)
         for j in m.acc_jobs:
@@ -351,6 +359,9 @@ class ColumnGeneration:
         cols = []
         for j in np.flatnonzero(rc < -1e-9 * scale).tolist():
             tpl, arcs = self.pricer.arcs(j, how[j])
+            key = (j, id(tpl), arcs.tobytes())
+            if key in self.master.seen:  # already in the master (numerical noise in the duals)
+                continue
             cols.append(make_column(self.d, self.master, j, tpl, arcs))
         return cols
 
@@ -410,7 +421,8 @@ class ColumnGeneration:
             self.iterations += 1
             if bounded:
                 self.best_lb = max(self.best_lb, lb)
-                self.history.append([self.iterations, round(self.elapsed(), 4), z, lb])
+                S = self.d.scale
+                self.history.append([self.iterations, round(self.elapsed(), 4), z * S, lb * S])
             self.last = (z, x, slack, lb)
             if bounded and slack <= SLACK_TOL:
                 gap = (z - self.best_lb) / max(abs(z), 1e-9)
@@ -443,7 +455,8 @@ class ColumnGeneration:
                 "cg_iterations": self.iterations, "columns": len(m.columns), "n_rows": m.nrows,
                 "bound_history": self.history, "bound_history_len": len(self.history),
                 "master_time": self.master_time, "pricing_time": self.pricing_time, "mip_time": self.mip_time,
-                "phase1": self.phase1, "cg_bound": None if not np.isfinite(self.best_lb) else self.best_lb,
+                "phase1": self.phase1, "objective_scale": self.d.scale,
+                "cg_bound": None if not np.isfinite(self.best_lb) else self.best_lb * self.d.scale,
             },
         )
 
@@ -454,7 +467,7 @@ class ColumnGeneration:
         if isinstance(init, str):
             return SolveResult(v.name, "colgen", Status.INFEASIBLE, message=f"infeasible: {init}", **self.common())
         m.add_columns(init)
-        z0 = sum(c.cost for c in init) if v.objective != "minmax" else max(c.latency for c in init)
+        z0 = sum(c.cost for c in init) if v.objective != "minmax" else max(c.latency for c in init) / self.d.scale
         self.big_m = 100.0 * max(z0, 1e-9)
         m.set_slack_cost(self.big_m)
         build = self.elapsed()
@@ -473,8 +486,10 @@ class ColumnGeneration:
         if how.startswith("master"):
             return self._times(SolveResult(v.name, "colgen", Status.ERROR, message=how, **self.common()), build)
         z, x, slack, _ = self.last
+        S = self.d.scale
+        z *= S  # back to the objective's units
         feasible = slack <= SLACK_TOL
-        lb = self.best_lb if np.isfinite(self.best_lb) else None
+        lb = self.best_lb * S if np.isfinite(self.best_lb) else None
         common = self.common()
         common["extra"]["lp_value"] = z if feasible else None
         common["extra"]["cg_gap"] = (z - lb) / max(abs(z), 1e-9) if feasible and lb is not None else None
@@ -521,7 +536,7 @@ class ColumnGeneration:
         costs = np.array([c.cost for c in m.columns])
         m.h.changeColsCost(len(cols), cols, costs)
         if m.t_col is not None:
-            m.h.changeColsCost(1, np.array([m.t_col], np.int32), np.ones(1))
+            m.h.changeColsCost(1, np.array([m.t_col], np.int32), np.full(1, 1.0 / self.d.scale))
         return self.loop("final", share)
 
     def decision(self, theta: np.ndarray, integral: bool) -> dict:
@@ -552,55 +567,56 @@ class ColumnGeneration:
         acc = col.tpl.accuracy
         return not (job.accuracy_target is not None and acc is not None and acc < job.accuracy_target - 1e-9)
 
-    def fit_path(self, j: int, residual: np.ndarray, rounds: int = 20) -> Column | None:
-        """A cheap path of job j whose loads fit ``residual`` (and its deadline), or None.
+    def fit_path(self, j: int, residual: np.ndarray, rounds: int = 30) -> Column | None:
+        """A cheap path of job j whose loads fit ``residual`` and that meets its deadline, or None.
 
-        Arcs whose own load exceeds the residual are removed; when the path's summed load still
-        exceeds it (several layers on one node), the overloaded resources get a price that
-        doubles each round (a Lagrangian repair of this resource-constrained shortest path).
+        Arcs whose own load exceeds the residual are removed. When the path's summed load still
+        exceeds the residual (several layers on one node) the overloaded resources get a price,
+        and when it misses the deadline latency gets a price; prices double each round (a
+        Lagrangian repair of this resource-constrained shortest path).
         """
         d = self.d
         job = d.instance.jobs[j]
         lam = d.rates[j]
         mode = d.variant.objective if d.variant.objective != "minmax" else "latency"
         key = (lambda c: c.latency) if d.variant.objective == "minmax" else (lambda c: c.cost)
-        tries = [mode] + (["latency"] if d.variant.deadlines and mode != "latency" else [])
+        deadline = job.deadline if d.variant.deadlines else None
         best: Column | None = None
         for tpl in d.options[j]:
             R = tpl.R
             arc_of = np.repeat(np.arange(tpl.num_arcs), np.diff(R.indptr))
             bad = np.zeros(tpl.num_arcs, bool)
             bad[arc_of[lam * R.data > residual[R.indices] + 1e-12]] = True
-            for what in tries:
-                base = np.where(tpl.usable & ~bad, tpl.objective(what), np.inf)
-                price = np.zeros(d.num_resources)
-                for _ in range(rounds):
-                    cost = base + R.T @ price if price.any() else base
-                    dist, pred = shortest_from(tpl, cost, [job.source], self.pricer.net)
-                    if not np.isfinite(dist[0, tpl.sink_vertex(job.sink)]):
-                        break
-                    _, arcs = self.pricer.arcs(j, (tpl, pred[0], cost))
-                    col = make_column(d, self.master, j, tpl, arcs)
-                    if self.fits(col, residual):
-                        if best is None or key(col) < key(best):
-                            best = col
-                        break
-                    res, vals = column_resources(R, arcs, 1.0)
-                    over = res[lam * vals > residual[res] + 1e-12]
-                    if not len(over):  # only the deadline is missed: try the next cost
-                        break
-                    scale = max(float(base[arcs].sum()), 1e-12)
-                    price[over] = 2 * price[over] + scale / np.maximum(vals[np.isin(res, over)], 1e-12)
-                if best is not None and best.tpl is tpl:
+            base = np.where(tpl.usable & ~bad, tpl.objective(mode), np.inf)
+            lat = np.where(tpl.usable, tpl.latency, 0.0)
+            price = np.zeros(d.num_resources)
+            mu = 0.0
+            for _ in range(rounds):
+                cost = base + (R.T @ price if price.any() else 0.0) + (mu * lat if mu else 0.0)
+                dist, pred = shortest_from(tpl, cost, [job.source], self.pricer.net)
+                if not np.isfinite(dist[0, tpl.sink_vertex(job.sink)]):
                     break
+                _, arcs = self.pricer.arcs(j, (tpl, pred[0], cost))
+                col = make_column(d, self.master, j, tpl, arcs)
+                if self.fits(col, residual):
+                    if best is None or key(col) < key(best):
+                        best = col
+                    break
+                scale = max(float(base[arcs].sum()), 1e-12)
+                res, vals = column_resources(R, arcs, 1.0)
+                over = lam * vals > residual[res] + 1e-12
+                if over.any():
+                    price[res[over]] = 2 * price[res[over]] + scale / np.maximum(vals[over], 1e-12)
+                if deadline is not None and col.latency > deadline:
+                    mu = 2 * mu + scale / max(col.latency, 1e-12)
         return best
 
-    def greedy(self, prefer: dict[int, list[Column]] | None = None) -> list[Column] | None:
-        """Jobs by decreasing rate: the first preferred column that fits, else ``fit_path``."""
+    def greedy(self, order: list[int], prefer: dict[int, list[Column]] | None = None) -> list[Column] | None:
+        """Jobs in ``order``: the first preferred column that fits, else ``fit_path``."""
         d = self.d
         residual = np.full(d.num_resources, d.kappa)
         out: list[Column] = []
-        for j in sorted(range(self.J), key=lambda j: -d.rates[j]):
+        for j in order:
             best = next((c for c in (prefer or {}).get(j, []) if self.fits(c, residual)), None)
             if best is None:
                 best = self.fit_path(j, residual)
@@ -610,6 +626,25 @@ class ColumnGeneration:
             residual[res] -= vals
             out.append(best)
         return out
+
+    def greedy_orders(self, theta: np.ndarray) -> tuple[list[Column] | None, str | None]:
+        """Sequential greedy under several job orders; the first complete one wins."""
+        rates = self.d.rates
+        by_rate = sorted(range(self.J), key=lambda j: -rates[j])
+        rng = np.random.default_rng(self.options.seed)
+        tries: list[tuple[str, list[int], dict | None]] = [
+            ("greedy-lp", by_rate, self.lp_preferences(theta)),
+            ("greedy-rate-desc", by_rate, None),
+            ("greedy-rate-asc", by_rate[::-1], None),
+        ]
+        tries += [(f"greedy-random-{k}", rng.permutation(self.J).tolist(), None) for k in range(GREEDY_RANDOM_ORDERS)]
+        for name, order, prefer in tries:
+            if self.out_of_time():
+                break
+            got = self.greedy(order, prefer)
+            if got is not None:
+                return got, name
+        return None, None
 
     def residual_without(self, j: int) -> np.ndarray:
         """kappa minus the loads of every other job in the current master solution."""
@@ -710,8 +745,7 @@ class ColumnGeneration:
         m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.zeros(k))
         t0 = time.perf_counter()
         theta = self.last[1][m.theta_cols()]
-        start = self.greedy(self.lp_preferences(theta)) or self.greedy()
-        how = "greedy" if start else None
+        start, how = self.greedy_orders(theta)
         if start is None and not self.out_of_time():
             start = self.dive(1.0)
             how = "dive" if start else None
@@ -728,6 +762,8 @@ class ColumnGeneration:
             remaining = max(self.limit - self.elapsed(), 1.0)
             m._opt("time_limit", float(m.h.getRunTime()) + remaining)
         m._opt("mip_rel_gap", max(self.gap_tol, 1e-9))
+        if "mip_abs_gap" not in self.options.raw:
+            m._opt("mip_abs_gap", 0.0)
         m.h.run()
         self.mip_time = time.perf_counter() - t0
         common["extra"]["mip_time"] = self.mip_time
@@ -746,7 +782,7 @@ class ColumnGeneration:
                                        f"({name}); the CG bound stands", **common)
         x = np.asarray(m.h.getSolution().col_value)
         theta = x[m.theta_cols()]
-        z = float(info.objective_function_value)
+        z = float(info.objective_function_value) * self.d.scale
         gap = (z - lb) / max(abs(z), 1e-9) if lb is not None else None
         status = Status.OPTIMAL if gap is not None and gap <= max(self.gap_tol, 1e-9) else Status.FEASIBLE
         return SolveResult(v.name, "colgen", status, objective=z, bound=lb, decision=self.decision(theta, True),
