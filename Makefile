@@ -26,5 +26,14 @@ reproduce: $(STAMP)
 reproduce-quick: $(STAMP)
 	$(BIN)/python -m dnnsplit.reproduce --quick
 
+# pytest-benchmark over every registered pair on the sets in BENCH_SETS (default: small),
+# then its tables: results/pytest-benchmark.json -> results/bench-tables/
+BENCH_SETS ?= small
+bench: $(STAMP)
+	mkdir -p results
+	DNNSPLIT_BENCH_SETS="$(BENCH_SETS)" $(BIN)/python -m pytest -q -p no:cacheprovider benchmarks \
+		--benchmark-json=results/pytest-benchmark.json
+	$(BIN)/dnnsplit tables results/pytest-benchmark.json --out results/bench-tables
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

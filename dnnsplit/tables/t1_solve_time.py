@@ -76,7 +76,7 @@ def t1(long: pd.DataFrame, ctx: Context) -> list[Path]:
     frame = solve_time_table(long)
     formats = {
         "solved": lambda v: str(int(v)),
-        "repeat spread": lambda v: "-" if pd.isna(v) else f"{fmt_pct(v)} %",
+        "repeat spread": lambda v: "-" if pd.isna(v) else f"{fmt_pct(v, 0)} %",
         "speed-up solve": fmt_ratio,
         "speed-up build+solve": fmt_ratio,
         "median solve (s)": fmt_num,
