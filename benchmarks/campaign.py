@@ -904,6 +904,9 @@ def run_cli(args: argparse.Namespace) -> int:
     except CampaignError as err:
         print(f"dnnsplit bench: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ndnnsplit bench: interrupted; finished solves are in {args.out} (continue with --resume)", file=sys.stderr)
+        return 130
     statuses = ", ".join(f"{k} {v}" for k, v in sorted((summary.by_status or {}).items())) or "none run"
     print(
         f"{args.out}: {summary.planned} tasks: {summary.already} already done, {summary.ran} run ({statuses}), "

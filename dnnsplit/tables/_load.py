@@ -91,7 +91,7 @@ def record_to_row(rec: Any, where: str, file: str, line: int | None, date_defaul
         "formulation": rec["formulation"],
         "backend": rec["backend"],
         "pair": f"{rec['formulation']}/{rec['backend']}",
-        "problem": rec.get("problem") or ("multi" if sizes.get("jobs", 1) > 1 else "single"),
+        "problem": rec.get("problem") or ("multi" if _is_number(sizes.get("jobs")) and sizes["jobs"] > 1 else "single"),
         "kind": rec.get("kind") or "exact",
         "objective_name": rec.get("objective_name") or "latency",
         "status": rec["status"],
