@@ -57,9 +57,15 @@ by one, each on its first LP column that fits the residual capacities, else on a
 repaired by Lagrangian prices on overloaded resources and on a missed deadline), tried under
 several job orders (by LP, rate descending, rate ascending, a few seeded random orders), and,
 if none completes, a dive (fractional jobs fixed to an LP column in rounds with column
-generation re-run for the others, see ``dive``). Then theta is made binary and HiGHS solves the
-master MIP over all generated columns (with the start, if any) in the remaining time. Its objective is compared with the CG lower bound (valid for
-the unsplittable problem); status optimal only when that gap is within tolerance, else feasible.
+generation re-run for the others, see ``dive``); these start heuristics get at most half of the
+time left. Then theta is made binary and HiGHS solves the
+master MIP over all generated columns (with the start, if any) in the remaining time. Its
+objective is compared with the CG lower bound (valid for the unsplittable problem); status
+optimal only when that gap is within tolerance, else feasible. If the generated columns hold no
+integer solution, the arc-form MILP (``f3_arc``) is solved in the time left when its layered
+graphs have at most ``ARC_FALLBACK_MAX_ARCS`` arcs: it finds a solution or proves the instance
+infeasible (extra["fallback"] = "arc-milp"); beyond that size the record keeps the CG bound with
+status time limit or error.
 Price-and-branch is a heuristic (registered kind "heuristic"): the optimal integer solution may
 need columns that were never generated.
 
@@ -70,7 +76,7 @@ value, lower bound]), master_time, pricing_time, mip_time, phase1, cg_gap, lp_va
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -96,6 +102,7 @@ from instances.model import Instance
 DEFAULT_GAP = 1e-4
 SLACK_TOL = 1e-7
 MIP_SHARE_OF_TIME = 0.3  # integral variants keep this share of the time limit for the master MIP
+ARC_FALLBACK_MAX_ARCS = 2_000_000  # arc-form MILP fallback only below this many layered arcs
 DIVE_SHARE = 0.1  # share of the fractional jobs fixed per diving round
 GREEDY_RANDOM_ORDERS = 5  # random job orders tried by the greedy start after the three fixed ones
 
@@ -232,6 +239,7 @@ class Master:
         self.columns: list[Column] = []
         self.col0: list[int] = []  # master column index of each Column
         self.seen: set[tuple[int, int, bytes]] = set()  # (job, template, arcs) of every column
+        self._loads: tuple | None = None
 
     def _opt(self, name: str, value: Any) -> None:
         if self.h.setOptionValue(name, value) != self.hs.HighsStatus.kOk:
@@ -278,6 +286,18 @@ class Master:
         self.columns.extend(cols)
         self.col0.extend(idx)
         self.seen.update((c.job, id(c.tpl), c.arcs.tobytes()) for c in cols)
+
+    def load_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Capacity rows, loads and column positions of every column's entries (cached)."""
+        if self._loads is None or self._loads[0] != len(self.columns):
+            rows = np.concatenate([c.rows for c in self.columns]) if self.columns else np.empty(0, np.int64)
+            vals = np.concatenate([c.vals for c in self.columns]) if self.columns else np.empty(0)
+            owner = np.repeat(np.arange(len(self.columns)), [len(c.rows) for c in self.columns])
+            self._loads = (len(self.columns), rows, vals, owner)
+        return self._loads[1], self._loads[2], self._loads[3]
+
+    def column_job(self) -> np.ndarray:
+        return np.fromiter((c.job for c in self.columns), dtype=np.int64, count=len(self.columns))
 
     def theta_cols(self) -> np.ndarray:
         return np.asarray(self.col0, dtype=np.int32)
@@ -559,8 +579,7 @@ class ColumnGeneration:
     # -- unsplittable: heuristics, then the master MIP
     def fits(self, col: Column, residual: np.ndarray) -> bool:
         job = self.d.instance.jobs[col.job]
-        res, vals = column_resources(col.tpl.R, col.arcs, self.d.rates[col.job])
-        if np.any(vals > residual[res] + 1e-12):
+        if np.any(col.vals > residual[self.master.cap_res[col.rows]] + 1e-12):
             return False
         if self.d.variant.deadlines and job.deadline is not None and col.latency > job.deadline * (1 + 1e-9):
             return False
@@ -622,24 +641,29 @@ class ColumnGeneration:
                 best = self.fit_path(j, residual)
             if best is None:
                 return None
-            res, vals = column_resources(best.tpl.R, best.arcs, d.rates[j])
-            residual[res] -= vals
+            residual[self.master.cap_res[best.rows]] -= best.vals
             out.append(best)
         return out
 
-    def greedy_orders(self, theta: np.ndarray) -> tuple[list[Column] | None, str | None]:
+    def greedy_orders(self, theta: np.ndarray, share: float = 1.0) -> tuple[list[Column] | None, str | None]:
         """Sequential greedy under several job orders; the first complete one wins."""
         rates = self.d.rates
         by_rate = sorted(range(self.J), key=lambda j: -rates[j])
+        prefer = self.lp_preferences(theta)
+        top = {j: max(float(v) for v, _ in cols) for j, cols in prefer.items()}
+        # LP rounding: jobs the LP routes whole keep their column (together they fit), then the
+        # fractional ones, largest share first
+        by_lp = sorted(range(self.J), key=lambda j: (-(top.get(j, 0.0) >= 1 - 1e-6), -top.get(j, 0.0), -rates[j]))
+        prefer = {j: [c for _, c in cols] for j, cols in prefer.items()}
         rng = np.random.default_rng(self.options.seed)
         tries: list[tuple[str, list[int], dict | None]] = [
-            ("greedy-lp", by_rate, self.lp_preferences(theta)),
+            ("greedy-lp", by_lp, prefer),
             ("greedy-rate-desc", by_rate, None),
             ("greedy-rate-asc", by_rate[::-1], None),
         ]
         tries += [(f"greedy-random-{k}", rng.permutation(self.J).tolist(), None) for k in range(GREEDY_RANDOM_ORDERS)]
         for name, order, prefer in tries:
-            if self.out_of_time():
+            if self.out_of_time(share):
                 break
             got = self.greedy(order, prefer)
             if got is not None:
@@ -650,19 +674,21 @@ class ColumnGeneration:
         """kappa minus the loads of every other job in the current master solution."""
         m, d = self.master, self.d
         theta = self.last[1][m.theta_cols()]
+        rows, vals, owner = m.load_arrays()
+        weight = theta[owner] * vals
+        weight[m.column_job()[owner] == j] = 0.0
+        load = np.bincount(rows, weights=weight, minlength=len(m.cap_res))
         residual = np.full(d.num_resources, d.kappa)
-        for col, val in zip(m.columns, theta.tolist()):
-            if val > 1e-12 and col.job != j:
-                res, vals = column_resources(col.tpl.R, col.arcs, d.rates[col.job])
-                residual[res] -= val * vals
+        residual[m.cap_res] -= load
         return residual
 
-    def lp_preferences(self, theta: np.ndarray) -> dict[int, list[Column]]:
+    def lp_preferences(self, theta: np.ndarray) -> dict[int, list[tuple[float, Column]]]:
+        """Each job's LP columns with their shares, largest first."""
         prefer: dict[int, list[tuple[float, Column]]] = {}
         for col, val in zip(self.master.columns, theta.tolist()):
             if val > 1e-9:
                 prefer.setdefault(col.job, []).append((val, col))
-        return {j: [c for _, c in sorted(v, key=lambda t: -t[0])] for j, v in prefer.items()}
+        return {j: sorted(v, key=lambda t: -t[0]) for j, v in prefer.items()}
 
     def dive(self, share: float) -> list[Column] | None:
         """Diving: fix fractional jobs to one of their LP columns in rounds (DIVE_SHARE of the
@@ -745,9 +771,13 @@ class ColumnGeneration:
         m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.zeros(k))
         t0 = time.perf_counter()
         theta = self.last[1][m.theta_cols()]
-        start, how = self.greedy_orders(theta)
-        if start is None and not self.out_of_time():
-            start = self.dive(1.0)
+        # the start heuristics may use half of the time left; the master MIP keeps the rest
+        share = 1.0
+        if self.limit is not None:
+            share = min(1.0, (self.elapsed() + 0.5 * max(self.limit - self.elapsed(), 0.0)) / self.limit)
+        start, how = self.greedy_orders(theta, share)
+        if start is None and not self.out_of_time(share):
+            start = self.dive(share)
             how = "dive" if start else None
         common["extra"]["heuristic_start"] = how
         first = len(m.columns)
@@ -776,10 +806,7 @@ class ColumnGeneration:
         name = m.h.modelStatusToString(m.h.getModelStatus())
         common["extra"]["mip_status"] = name
         if not has_point:
-            status = Status.TIME_LIMIT if "time" in name.lower() else Status.ERROR
-            return SolveResult(v.name, "colgen", status, bound=lb, lp_relaxation=lp_value, lp_integral=lp_integral,
-                               message=f"price-and-branch found no integer solution over {len(m.columns)} columns "
-                                       f"({name}); the CG bound stands", **common)
+            return self.arc_fallback(lp_value, lb, lp_integral, common, name)
         x = np.asarray(m.h.getSolution().col_value)
         theta = x[m.theta_cols()]
         z = float(info.objective_function_value) * self.d.scale
@@ -788,6 +815,41 @@ class ColumnGeneration:
         return SolveResult(v.name, "colgen", status, objective=z, bound=lb, decision=self.decision(theta, True),
                            lp_relaxation=lp_value, lp_integral=lp_integral,
                            message="" if status == Status.OPTIMAL else "price-and-branch: gap to the CG bound", **common)
+
+    def arc_fallback(self, lp_value: float, lb: float | None, lp_integral: bool, common: dict,
+                     mip_status: str) -> SolveResult:
+        """No integer solution over the generated columns: solve the arc-form MILP in the time
+        left (when its layered graphs fit ARC_FALLBACK_MAX_ARCS), which either finds one or
+        proves the instance infeasible; else report the CG bound alone."""
+        v = self.variant
+        arcs = sum(t.num_arcs for opts in self.d.options for t in opts)
+        left = None if self.limit is None else self.limit - self.elapsed()
+        common["extra"]["fallback"] = None
+        if (left is None or left > 0.5) and arcs <= ARC_FALLBACK_MAX_ARCS:
+            from formulations.f3_arc import _solve_highspy  # the arc form imports nothing from here
+
+            opts = replace(self.options, time_limit=left)
+            res = _solve_highspy(v)(self.d.instance, opts)
+            common["extra"]["fallback"] = "arc-milp"
+            common["extra"]["fallback_status"] = res.status.value
+            extra = {**res.extra, **common["extra"]}
+            bound = res.bound
+            if lb is not None and bound is not None:
+                bound = max(bound, lb)
+            if res.status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT) and res.decision is not None:
+                gap = (res.objective - bound) / max(abs(res.objective), 1e-9) if bound is not None else None
+                status = Status.OPTIMAL if gap is not None and gap <= max(self.gap_tol, 1e-9) else Status.FEASIBLE
+                return replace(res, backend="colgen", status=status, bound=bound, lp_relaxation=lp_value,
+                               lp_integral=lp_integral, extra=extra, iterations=self.iterations,
+                               message=f"price-and-branch found no integer solution over {len(self.master.columns)}"
+                                       f" columns ({mip_status}); arc-form MILP fallback")
+            if res.status is Status.INFEASIBLE:
+                return replace(res, backend="colgen", lp_relaxation=lp_value, extra=extra,
+                               message=f"{res.message} (arc-form MILP fallback after price-and-branch)")
+        status = Status.TIME_LIMIT if self.out_of_time() or "time" in mip_status.lower() else Status.ERROR
+        return SolveResult(v.name, "colgen", status, bound=lb, lp_relaxation=lp_value, lp_integral=lp_integral,
+                           message=f"price-and-branch found no integer solution over {len(self.master.columns)} "
+                                   f"columns ({mip_status}); the CG bound stands", **common)
 
 
 def _solve_colgen(variant: Variant) -> Callable[[Instance, SolverOptions], SolveResult]:

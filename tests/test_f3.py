@@ -26,7 +26,7 @@ from instances.io import instance_from_dict
 
 REL = 1e-6
 HYP = dict(derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-EXACT_CG = SolverOptions(mip_gap=0.0)  # column generation until no column prices out
+EXACT_CG = SolverOptions(mip_gap=0.0, time_limit=60.0)  # column generation until no column prices out
 
 
 # ----------------------------------------------------------------------------- instances
@@ -155,7 +155,8 @@ def test_milp_is_never_below_its_lp_and_price_and_branch_is_feasible(seed: int) 
         assert lp.status == Status.OPTIMAL
         if milp.status == Status.INFEASIBLE:  # unsplittable can be infeasible where splitting is not
             assert "most violated resource" in milp.message
-            assert pab.status in (Status.ERROR, Status.TIME_LIMIT)
+            # no integer point among the columns: the arc-form MILP fallback proves infeasibility
+            assert pab.status in (Status.INFEASIBLE, Status.TIME_LIMIT), pab.message
             continue
         assert milp.status == Status.OPTIMAL, milp.message
         assert milp.objective >= lp.objective * (1 - REL) - 1e-9
@@ -163,8 +164,8 @@ def test_milp_is_never_below_its_lp_and_price_and_branch_is_feasible(seed: int) 
         # the CG bound is the LP relaxation (stronger for exit selection: configurations below the
         # accuracy target are dropped in the unsplittable model), never above the MILP optimum
         assert lp.objective * (1 - REL) - 1e-9 <= pab.bound <= milp.objective * (1 + REL) + 1e-9
-        if split != "exit-select":
-            assert pab.bound == pytest.approx(lp.objective, rel=REL, abs=1e-9)
+        if split != "exit-select" and pab.extra.get("fallback") is None:
+            assert pab.bound == pytest.approx(lp.objective, rel=REL, abs=1e-9)  # the arc MILP bound is stronger
         if pab.decision is not None:
             assert pab.status in (Status.OPTIMAL, Status.FEASIBLE)
             assert pab.objective >= milp.objective * (1 - REL) - 1e-9  # never better than the optimum
