@@ -22,9 +22,10 @@ Part 1 (``target``), J = 1000 (57 M layered arcs):
   pricing time;
 - the arc form ``F3-latency-lp/highspy``: its size (columns, rows, nonzeros: computed exactly
   from the layered graphs without building it) and a memory estimate from the peak RSS measured
-  on the sweep sizes (least-squares line in layered arcs), then one build attempt in a child
-  process under ``RLIMIT_AS`` (``--mem-limit-gib``, default 16 GiB, so the machine's memory is
-  never exhausted) with the arc time limit; the record says how it ended.
+  on the sweep sizes (least-squares lines in layered arcs, for the build alone and for build +
+  solve), then one attempt in a child process that the parent kills when its resident memory
+  passes ``--rss-limit-gib`` (default 16 GiB; ``RLIMIT_AS`` ``--mem-limit-gib``, default 20 GiB,
+  is a backstop), so the machine's memory is never exhausted; the record says how it ended.
 
 Part 2 (``sweep``): J in ``--jobs`` (default 10 30 100 200 300) on the same network and shape: the
 arc form (HiGHS default LP algorithm: dual simplex; IPM with crossover was 30x slower on J = 30)
@@ -32,7 +33,8 @@ with ``--arc-time-limit`` (default 600 s), colgen with mip_gap 1e-4 (near-exact,
 comparison with the exact arc LP) and with 0.01. Once the arc form fails (time limit, memory)
 larger J are not tried with it; then ``--bisect`` extra sizes (default 1, geometric midpoints)
 narrow down the largest J the arc form solves within the limit. Every solver run is a child
-process (fresh memory; its peak RSS is recorded; a hard kill at time limit + 300 s).
+process (fresh memory; its peak RSS is recorded; the same memory limits; a hard kill at time
+limit + 300 s).
 Objectives are cross-checked: the arc optimum must lie in colgen's [proven bound, value].
 
 Output: JSON (``--out``) with the machine (``dnnsplit.machine.describe``), parameters and every
@@ -47,6 +49,7 @@ import math
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -128,25 +131,57 @@ def child(backend: str, jobs: int, time_limit: float, mip_gap: float | None, mem
     return rec
 
 
+RSS_LIMIT_GIB = 16.0  # the parent kills a child whose resident memory passes this (--rss-limit-gib)
+
+
+def _rss_gib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / GIB
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
 def run_child(backend: str, jobs: int, time_limit: float, mip_gap: float | None = None,
               mem_gib: float | None = None) -> dict:
-    """Run :func:`child` in a fresh interpreter; a crash or kill becomes a record too."""
+    """Run :func:`child` in a fresh interpreter under RLIMIT_AS ``mem_gib`` (a backstop); the
+    parent polls its resident memory every 0.1 s and kills it above RSS_LIMIT_GIB (the real
+    memory limit: address space overstates use), or at time limit + HEADROOM_S. A crash or a
+    kill becomes a record too."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", backend, str(jobs), str(time_limit),
            "none" if mip_gap is None else str(mip_gap), "none" if mem_gib is None else str(mem_gib)]
     t0 = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=time_limit + HEADROOM_S)
-    except subprocess.TimeoutExpired:
-        return {"backend": backend, "jobs": jobs, "status": "killed", "child_wall": time.perf_counter() - t0,
-                "message": f"killed after {time_limit + HEADROOM_S:.0f} s", "time_limit": time_limit}
-    wall = time.perf_counter() - t0
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    base = {"backend": backend, "jobs": jobs, "time_limit": time_limit, "mem_limit_gib": mem_gib,
+            "rss_limit_gib": RSS_LIMIT_GIB}
+    peak = 0.0
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        why = None
+        while p.poll() is None:
+            peak = max(peak, _rss_gib(p.pid))
+            if peak > RSS_LIMIT_GIB:
+                why = ("memory_out", f"killed: resident memory passed {RSS_LIMIT_GIB:g} GiB")
+            elif time.perf_counter() - t0 > time_limit + HEADROOM_S:
+                why = ("killed", f"killed after {time_limit + HEADROOM_S:.0f} s")
+            if why:
+                p.kill()
+                p.wait()
+                return {**base, "status": why[0], "child_wall": time.perf_counter() - t0, "peak_rss_gib": peak,
+                        "message": why[1]}
+            time.sleep(0.1)
+        wall = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     if p.returncode == 0 and lines:
         return json.loads(lines[-1])
-    tail = (p.stderr or "")[-600:]
+    tail = stderr[-600:]
     status = "memory_out" if ("bad_alloc" in tail or "MemoryError" in tail or p.returncode in (-6, -9)) else "crashed"
-    return {"backend": backend, "jobs": jobs, "status": status, "returncode": p.returncode, "child_wall": wall,
-            "time_limit": time_limit, "mem_limit_gib": mem_gib, "message": tail.strip().splitlines()[-1:] or ""}
+    return {**base, "status": status, "returncode": p.returncode, "child_wall": wall, "peak_rss_gib": peak,
+            "message": tail.strip().splitlines()[-1:] or ""}
 
 
 # ----------------------------------------------------------------------------- sizes, memory model
@@ -246,7 +281,7 @@ def target(jobs: int, arc_limit: float, mem_gib: float, cg_limit: float, sweep_r
            if r.get("arc_build", {}).get("status") == "built"]
     out["arc_build_memory_fit"] = fit_memory(pts, out["layered_arcs"] or 0)
     if attempt_arc:
-        log(f"target J={jobs} arc form under RLIMIT_AS {mem_gib} GiB (limit {arc_limit:.0f} s)")
+        log(f"target J={jobs} arc form under RSS {RSS_LIMIT_GIB:g} GiB, RLIMIT_AS {mem_gib:g} GiB (limit {arc_limit:.0f} s)")
         out["arc"] = run_child("highspy", jobs, arc_limit, None, mem_gib)
     return out
 
@@ -300,6 +335,7 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global RSS_LIMIT_GIB
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
         backend, jobs, limit, gap, mem = argv[1:6]
@@ -316,9 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arc-time-limit", type=float, default=600.0, help="HiGHS time limit for the arc form (s)")
     p.add_argument("--cg-time-limit", type=float, default=600.0, help="colgen time limit (s)")
     p.add_argument("--bisect", type=int, default=1, help="extra sweep sizes between the last arc success and failure")
-    p.add_argument("--mem-limit-gib", type=float, default=16.0, help="RLIMIT_AS of every child process (GiB)")
+    p.add_argument("--mem-limit-gib", type=float, default=20.0,
+                   help="RLIMIT_AS of every child process (GiB; a backstop, address space overstates use)")
+    p.add_argument("--rss-limit-gib", type=float, default=RSS_LIMIT_GIB,
+                   help="kill a child whose resident memory passes this (GiB)")
     p.add_argument("--no-arc-attempt", action="store_true", help="estimate only, do not try the arc form at the target")
     args = p.parse_args(argv)
+    RSS_LIMIT_GIB = args.rss_limit_gib
     if args.quick:
         args.jobs, args.arc_time_limit, args.target_jobs, args.bisect = [10, 30], 120.0, 100, 0
         args.no_arc_attempt = True
@@ -331,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         "params": {"family": FAMILY, "seed": SEED, "nodes": NODES, "layers": LAYERS, "rate_range_at_1000": RATE,
                    "rate_factor": "sqrt(1000 / jobs)", "jobs": args.jobs, "target_jobs": args.target_jobs,
                    "arc_time_limit": args.arc_time_limit, "cg_time_limit": args.cg_time_limit,
-                   "mem_limit_gib": args.mem_limit_gib, "quick": args.quick},
+                   "mem_limit_gib": args.mem_limit_gib, "rss_limit_gib": args.rss_limit_gib, "quick": args.quick},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     result["sweep"] = sweep(args.jobs, args.arc_time_limit, args.bisect, args.mem_limit_gib, args.cg_time_limit)
