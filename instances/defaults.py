@@ -16,6 +16,16 @@ The first instance of "small", "medium" and "large" is ``canonical(name)``. Sets
   edge server, an H100 cloud) at uplinks of 1, 10, 100 and 1000 Mbit/s (48 instances): the
   table of optimal split against simple splits.
 - "zoo-sample": real Topology Zoo networks (only when the archive is present; empty otherwise).
+- "multi-jobs": a jobs sweep (table T4): the same 30-node hierarchical network and the same
+  synthetic 10-layer model with 10, 20, 50, 100 and 200 jobs (``MULTI_JOBS``); rates uniform in
+  [15/J, 50/J] /s, so the total offered load (about 32.5 requests/s) is the same at every J and
+  only the number of commodities grows (5 jobs carrying that load make the instance infeasible).
+- "exits": energy with early exits (table T5): one base instance (15-node hierarchical, 8 jobs,
+  8 synthetic layers, 3 exits) at every accuracy target (``EXIT_TARGETS``, x alpha_L) and
+  deadline factor (``EXIT_DEADLINES``, x the reference latency): 3 x 3 = 9 instances.
+- "fin": six single-job early-exit instances with a deadline and an accuracy target
+  (``FIN_INSTANCES``: the first four of ``benchmarks/fin_gamma.py``, where the deadline binds
+  tightly, and two with looser deadlines): the FIN gap against gamma (figure F3, table T6).
 """
 
 from __future__ import annotations
@@ -29,9 +39,25 @@ from instances.model import Instance
 from instances.profiles import PROFILE_NAMES
 from instances.topologies import DEFAULT_ZOO_ARCHIVE
 
-SET_NAMES: tuple[str, ...] = ("small", "medium", "large", "multi-small", "multi-medium", "profiles", "zoo-sample")
+SET_NAMES: tuple[str, ...] = (
+    "small", "medium", "large", "multi-small", "multi-medium", "profiles", "zoo-sample", "multi-jobs", "exits", "fin",
+)
 
 UPLINKS_MBPS = (1, 10, 100, 1000)
+MULTI_JOBS = (10, 20, 50, 100, 200)
+MULTI_JOBS_LOAD = (15.0, 50.0)  # rate range x J: the total offered load is the same at every J
+EXIT_TARGETS = (0.9, 0.95, 0.99)  # accuracy target / alpha_L
+EXIT_DEADLINES = (1.1, 1.5, 2.5)  # deadline / reference latency
+# (family, seed, nodes, layers, exits, deadline factor, relative accuracy target); the first four as in
+# benchmarks/fin_gamma.py
+FIN_INSTANCES = (
+    ("hierarchical", 101, 8, 8, 2, 1.2, 0.95),
+    ("hierarchical", 102, 10, 10, 3, 1.4, 0.95),
+    ("erdos_renyi", 103, 8, 8, 2, 1.15, 0.95),
+    ("waxman", 104, 10, 8, 3, 1.05, 0.95),
+    ("hierarchical", 105, 10, 10, 3, 2.0, 0.95),
+    ("hierarchical", 108, 12, 12, 3, 1.8, 0.9),
+)
 
 Spec = tuple[str, str, dict[str, Any]]  # (instance name, family, generate keyword arguments)
 
@@ -109,6 +135,19 @@ def _specs(name: str) -> list[Spec]:
              dict(seed=54, zoo_archive=arch, zoo_name="Geant2012", jobs=10,
                   models=["resnet18", "mobilenet_v2"], merge_elementwise=True, rate_range=[2.0, 8.0])),
         ]
+    if name == "multi-jobs":
+        lo, hi = MULTI_JOBS_LOAD
+        return [(f"multi-jobs-hierarchical-n30-L10-j{j}-s61", "hierarchical",
+                 dict(seed=61, nodes=30, layers=10, jobs=j, rate_range=[lo / j, hi / j])) for j in MULTI_JOBS]
+    if name == "exits":
+        return [(f"exits-hierarchical-n15-j8-L8-x3-acc{acc:g}-df{df:g}-s71", "hierarchical",
+                 dict(seed=71, nodes=15, layers=8, jobs=8, exits=3, accuracy_target_rel=acc, deadline_factor=df,
+                      rate_range=[0.5, 2.0]))
+                for acc in EXIT_TARGETS for df in EXIT_DEADLINES]
+    if name == "fin":
+        return [(f"fin-{fam}-n{n}-L{layers}-x{x}-f{df:g}-s{seed}", fam,
+                 dict(seed=seed, nodes=n, layers=layers, exits=x, deadline_factor=df, accuracy_target_rel=acc))
+                for fam, seed, n, layers, x, df, acc in FIN_INSTANCES]
     raise ValueError(f"unknown default set {name!r}: expected one of {', '.join(SET_NAMES)}")
 
 

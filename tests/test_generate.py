@@ -206,6 +206,32 @@ def test_write_default_sets(tmp_path):
     assert any(load(p).models[0].exits for p in paths)
 
 
+def test_sweep_sets_vary_one_thing_each():
+    from instances.defaults import EXIT_DEADLINES, EXIT_TARGETS, MULTI_JOBS
+
+    sweep = default_set("multi-jobs")
+    assert [len(i.jobs) for i in sweep] == list(MULTI_JOBS)
+    # the same network and model shape at every J; rates scaled so the total load stays in the same range
+    assert len({(i.network.num_nodes, i.network.num_links, i.models[0].num_layers) for i in sweep}) == 1
+    assert all(np.array_equal(i.network.link_source, sweep[0].network.link_source) for i in sweep)
+    for inst in sweep:
+        total = sum(j.rate for j in inst.jobs)
+        assert 15.0 <= total <= 50.0
+    exits = default_set("exits")
+    assert len(exits) == len(EXIT_TARGETS) * len(EXIT_DEADLINES)
+    alpha = exits[0].models[0].accuracy
+    grid = sorted({(round(i.jobs[0].accuracy_target / alpha, 6), i.generator["params"]["deadline_factor"]) for i in exits})
+    assert grid == sorted((t, d) for t in EXIT_TARGETS for d in EXIT_DEADLINES)
+    assert all(len(i.jobs) == 8 and i.models[0].exits for i in exits)
+    for a, b in zip(exits, exits[1:]):  # only the targets and deadlines differ
+        assert np.array_equal(a.network.bandwidth, b.network.bandwidth)
+        assert [j.rate for j in a.jobs] == [j.rate for j in b.jobs]
+    for inst in default_set("fin"):
+        job = inst.jobs[0]
+        assert len(inst.jobs) == 1 and inst.models[0].exits and job.deadline and job.accuracy_target
+        assert job.deadline > reference_latency(inst, 0) * 0.99
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
