@@ -21,7 +21,11 @@ from dnnsplit import tables
 from dnnsplit.tables import ResultsError, TableSpec, TablesError, generate, load_results
 from dnnsplit.tables.t1_solve_time import solve_time_table
 from dnnsplit.tables.t2_lp_gap import lp_gap_table
+from dnnsplit.tables.f3_fin_gamma import fin_gamma_table
 from dnnsplit.tables.t3_profiles import profile_table
+from dnnsplit.tables.t4_multi_jobs import multi_jobs_table
+from dnnsplit.tables.t5_energy_exits import energy_table
+from dnnsplit.tables.t6_heuristic_gap import heuristic_gap_table
 from helpers import line_instance_dict
 from instances.io import instance_from_dict, save
 
@@ -70,6 +74,48 @@ def fixture_records() -> list[dict[str, Any]]:
     multi = rec("M", "F3-latency-lp/highspy", 0.3, set_name="multi-small", problem="multi", objective=3.0)
     multi["sizes"] = dict(multi["sizes"], jobs=5, layered_arcs=400)
     out.append(multi)
+    return out + t456_records()
+
+
+def _multi(instance: str, pair: str, solve_time: float, jobs: int, set_name: str, **kw: Any) -> dict[str, Any]:
+    r = rec(instance, pair, solve_time, set_name=set_name, problem="multi", **kw)
+    r["sizes"] = dict(r["sizes"], jobs=jobs, layered_arcs=100 * jobs)
+    if r["formulation"] in ("greedy", "dina", "fin") or (pair.endswith("milp/colgen") and "kind" not in kw):
+        r["kind"] = "heuristic"
+    return r
+
+
+def t456_records() -> list[dict[str, Any]]:
+    """Records for T4/F4 (jobs sweep), T5/F5 (exits), T6 (heuristic gaps) and F3 (FIN against gamma)."""
+    out = []
+    # jobs sweep: J10 all solved; J20: the arc-form MILP hits the 10 s limit (bound only), two repeats of the LP
+    mj = "multi-jobs"
+    out += [_multi("J10", "F3-latency-lp/highspy", 0.2, 10, mj, objective=4.0, gap=0.0),
+            _multi("J10", "F3-latency-lp/colgen", 0.01, 10, mj, objective=4.0, gap=0.0),
+            _multi("J10", "F3-latency-milp/highspy", 1.5, 10, mj, objective=4.4, evaluated_objective=4.4, gap=0.0),
+            _multi("J10", "F3-latency-milp/colgen", 0.02, 10, mj, status="feasible", objective=4.6, bound=4.0, gap=0.13),
+            _multi("J20", "F3-latency-lp/highspy", 0.4, 20, mj, objective=5.0, gap=0.0),
+            _multi("J20", "F3-latency-lp/highspy", 0.6, 20, mj, objective=5.0, gap=0.0, repeat=1),
+            _multi("J20", "F3-latency-milp/highspy", 10.3, 20, mj, status="time_limit", objective=5.5, bound=5.2, gap=0.0545)]
+    # heuristics on the sweep: J10 against the MILP optimum 4.4, J20 against the bound max(LP 5.0, MILP bound 5.2)
+    out += [_multi("J10", "greedy/rate", 0.05, 10, mj, status="feasible", objective=4.84),
+            _multi("J20", "greedy/rate", 0.07, 20, mj, status="feasible", objective=5.72),
+            _multi("J10", "dina/capacity", 0.1, 10, mj, status="infeasible")]
+    # exits: 2 targets x 1 deadline factor
+    ex = "exits"
+    for inst, acc, sel, base, lp in (("E1", 0.9, 8.0, 10.0, 7.5), ("E2", 0.99, None, 10.5, 9.0)):
+        gen = {"params": {"accuracy_target_rel": acc, "deadline_factor": 1.5}}
+        kw = {"instance_generator": gen, "objective_name": "energy"}
+        out.append(_multi(inst, "F3-exit-select-milp/highspy", 1.0, 8, ex, status="optimal" if sel else "infeasible",
+                          objective=sel, **kw))
+        out.append(_multi(inst, "F3-exit-select-lp/highspy", 0.1, 8, ex, objective=lp, **kw))
+        out.append(_multi(inst, "F3-energy-milp/highspy", 0.5, 8, ex, objective=base, **kw))
+    # FIN: reference 1.0 (F1a) and 2.0 (F1b); gamma 10 finds nothing on F1a
+    for inst, ref, g10, g50 in (("F1a", 1.0, None, 1.1), ("F1b", 2.0, 2.4, 2.0)):
+        kw = {"objective_name": "energy", "set_name": "fin"}
+        out.append(rec(inst, "F3-exit-select-milp/highspy", 0.3, objective=ref, problem="multi", **kw))
+        out.append(rec(inst, "fin/g10", 0.01, status="feasible" if g10 else "infeasible", objective=g10, kind="heuristic", **kw))
+        out.append(rec(inst, "fin/g50", 0.05, status="feasible", objective=g50, kind="heuristic", **kw))
     return out
 
 
@@ -86,6 +132,10 @@ EXPECTED_FILES = [
     "t1_solve_time.md", "t1_solve_time.tex", "t1_solve_time.csv", "t2_lp_gap.md", "t2_lp_gap.tex", "t2_lp_gap.csv",
     "t3_profiles.md", "t3_profiles.tex", "t3_profiles.csv", "f1_scaling.png", "f1_scaling.pdf", "f1_scaling_multi.png",
     "f1_scaling_multi.pdf", "f2_split.png", "f2_split.pdf", "index.md", "machine.md",
+    "t4_multi_jobs.md", "t4_multi_jobs.tex", "t4_multi_jobs.csv", "f4_multi_jobs.png", "f4_multi_jobs.pdf",
+    "t5_energy_exits.md", "t5_energy_exits.tex", "t5_energy_exits.csv", "f5_energy_exits.png", "f5_energy_exits.pdf",
+    "t6_heuristic_gap.md", "t6_heuristic_gap.tex", "t6_heuristic_gap.csv",
+    "f3_fin_gamma.md", "f3_fin_gamma.tex", "f3_fin_gamma.csv", "f3_fin_gamma.png", "f3_fin_gamma.pdf",
 ]
 
 
@@ -147,6 +197,81 @@ def test_t2_and_t3_numbers(tmp_path: Path) -> None:
     assert t3.loc[100.0, "gain %"] == pytest.approx((0.012 - 0.010) / 0.012)
     assert t3.loc[100.0, "optimal split"] == "device 1-2 -> edge 3" and t3.loc[100.0, "layers on device"] == 2
     assert t3.loc[100.0, "best-remote (ms)"] == pytest.approx(15.0)
+
+
+def _p90(values: list[float]) -> float:
+    """90th percentile with linear interpolation between order statistics (written out)."""
+    v = sorted(values)
+    pos = 0.9 * (len(v) - 1)
+    lo = math.floor(pos)
+    return v[lo] + (pos - lo) * (v[min(lo + 1, len(v) - 1)] - v[lo])
+
+
+def test_t4_jobs_sweep_numbers(tmp_path: Path) -> None:
+    long = load_results([write_jsonl(tmp_path / "r.jsonl", fixture_records())])
+    t4 = multi_jobs_table(long).set_index(["jobs", "pair"])
+    assert list(t4.index.get_level_values(0)) == [10, 10, 10, 10, 20, 20]  # sorted by jobs; no other set leaks in
+    row = t4.loc[(10, "F3-latency-milp/highspy")]
+    assert (row["form"], row["problem"], row["status"]) == ("arc", "MILP", "optimal")
+    assert row["over LP %"] == pytest.approx((4.4 - 4.0) / 4.0) and row["median solve (s)"] == pytest.approx(1.5)
+    row = t4.loc[(10, "F3-latency-milp/colgen")]
+    assert (row["form"], row["status"]) == ("path", "feasible") and row["gap %"] == pytest.approx(0.13)
+    assert row["over LP %"] == pytest.approx((4.6 - 4.0) / 4.0)
+    row = t4.loc[(20, "F3-latency-lp/highspy")]
+    assert row["median solve (s)"] == pytest.approx(statistics.median([0.4, 0.6])) and row["over LP %"] == 0
+    row = t4.loc[(20, "F3-latency-milp/highspy")]  # timed out: penalised at the 10 s limit, no objective counted
+    assert row["status"] == "time_limit" and row["median solve (s)"] == pytest.approx(10.0) and math.isnan(row["objective"])
+
+
+def test_t5_energy_numbers(tmp_path: Path) -> None:
+    long = load_results([write_jsonl(tmp_path / "r.jsonl", fixture_records())])
+    t5 = energy_table(long).set_index("target (x alpha_L)")
+    assert list(t5.index) == [0.9, 0.99] and (t5["deadline factor"] == 1.5).all()
+    assert t5.loc[0.9, "F3-exit-select-milp (J/s)"] == pytest.approx(8.0)
+    assert t5.loc[0.9, "exit saving %"] == pytest.approx((10.0 - 8.0) / 10.0)
+    assert t5.loc[0.99, "F3-exit-select-milp status"] == "infeasible"
+    assert math.isnan(t5.loc[0.99, "F3-exit-select-milp (J/s)"]) and math.isnan(t5.loc[0.99, "exit saving %"])
+    assert t5.loc[0.99, "F3-energy-milp (J/s)"] == pytest.approx(10.5) and t5.loc[0.99, "F3-exit-select-lp (J/s)"] == 9.0
+
+
+def test_t6_heuristic_gaps_against_optimum_or_bound(tmp_path: Path) -> None:
+    long = load_results([write_jsonl(tmp_path / "r.jsonl", fixture_records())])
+    t6 = heuristic_gap_table(long).set_index(["set", "pair"])
+    g = [(4.84 - 4.4) / 4.4, (5.72 - 5.2) / 5.2]  # J10: MILP optimum; J20: best bound (MILP bound 5.2 > LP 5.0)
+    row = t6.loc[("multi-jobs", "greedy/rate")]
+    assert row["reference"] == "F3-latency-milp" and (row["vs optimum"], row["vs bound"]) == (1, 1)
+    assert row["median gap %"] == pytest.approx(statistics.median(g)) and row["worst gap %"] == pytest.approx(max(g))
+    assert row["p90 gap %"] == pytest.approx(_p90(g)) and row["median time (s)"] == pytest.approx(0.06)
+    row = t6.loc[("multi-jobs", "dina/capacity")]  # infeasible: run, but no gap
+    assert row["instances"] == 1 and row["with result"] == 0 and math.isnan(row["median gap %"])
+    row = t6.loc[("multi-jobs", "F3-latency-milp/colgen")]  # price-and-branch: against the exact MILP
+    assert row["reference"] == "F3-latency-milp" and row["median gap %"] == pytest.approx((4.6 - 4.4) / 4.4)
+    row = t6.loc[("small", "local-only/heuristic")]
+    assert row["reference"] == "F2" and row["median gap %"] == pytest.approx((12.0 - 10.0) / 10.0)
+    prof = [(0.020 - 0.020) / 0.020, (0.020 - 0.010) / 0.010]
+    row = t6.loc[("profiles", "local-only/heuristic")]
+    assert row["p90 gap %"] == pytest.approx(_p90(prof)) and row["worst gap %"] == pytest.approx(1.0)
+    fin = t6.loc[("fin", "fin/g50")]
+    assert fin["reference"] == "F3-exit-select-milp" and fin["median gap %"] == pytest.approx(statistics.median([0.1, 0.0]))
+
+
+def test_fin_gamma_numbers(tmp_path: Path) -> None:
+    long = load_results([write_jsonl(tmp_path / "r.jsonl", fixture_records())])
+    f3 = fin_gamma_table(long).set_index("gamma")
+    assert list(f3.index) == [10, 50]
+    assert f3.loc[10, "deployment found"] == 1 and f3.loc[10, "with reference"] == 1
+    assert f3.loc[10, "median gap %"] == pytest.approx((2.4 - 2.0) / 2.0)
+    assert f3.loc[50, "median gap %"] == pytest.approx(0.05) and f3.loc[50, "worst gap %"] == pytest.approx(0.1)
+    assert f3.loc[50, "median time (s)"] == pytest.approx(0.05)
+
+
+def test_new_tables_skip_cleanly_without_their_records(tmp_path: Path) -> None:
+    only_t1 = [r for r in fixture_records() if r["set"] == "small" and r["formulation"].startswith("F")]
+    out = tmp_path / "out"
+    ctx = generate([write_jsonl(tmp_path / "r.jsonl", only_t1)], out, only=["T4", "T5", "T6", "F3", "F4", "F5"])
+    assert sorted(name for name, _ in ctx.skipped) == ["F3", "F4", "F5", "T4", "T5", "T6"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.md", "machine.md"]
+    assert "T4: no F3-latency-lp/F3-latency-milp record" in (out / "index.md").read_text().replace("- T4", "T4")
 
 
 def _cli(*argv: str) -> int:

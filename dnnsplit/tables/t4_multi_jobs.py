@@ -1,0 +1,154 @@
+"""T4 and F4: multi-job solve time and gap against the number of jobs; arc form against path form, LP against MILP.
+
+Rows: records of the sets in ``JOBS_SETS`` (the "multi-jobs" default set: one network and one
+model shape, 10 to 200 jobs) whose formulation is in ``FORMULATIONS`` (rate-weighted latency,
+splittable LP and unsplittable MILP). The form is read from the backend: ``colgen`` is the path
+form (column generation; for the MILP, price-and-branch), every other backend the arc form.
+The number of jobs is the record's ``sizes.jobs``.
+
+Per (jobs, pair), over the instances with that many jobs (one in the default set) and their
+repeats: the status (the most common; "k/n optimal" when mixed), the median penalised solve time
+and build time (``_stats.per_instance``: an unsolved run counts at the time limit), the median
+evaluated objective, the median of the suite's gap |objective - bound| / |objective| (0 for a
+proven optimum; the price-and-branch MILP reports its column-generation bound), and the excess
+over the LP optimum of the same instance, (objective - LP) / |LP|, where LP is the best
+optimal ``F3-latency-lp`` value of that instance (any backend): the integrality gap the
+unsplittable MILP pays over the splittable relaxation.
+
+F4 plots solve time (left) and build + solve time (right) against the number of jobs, log-log,
+one line per pair (colour: LP/MILP, line style: arc/path form, hollow marker: not solved, at the
+time limit).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dnnsplit.tables import register_table
+from dnnsplit.tables._render import Context, fmt_num, fmt_pct
+from dnnsplit.tables._stats import per_instance
+
+JOBS_SETS = ("multi-jobs",)
+FORMULATIONS = ("F3-latency-lp", "F3-latency-milp")
+LP_FORMULATION = "F3-latency-lp"
+PATH_BACKENDS = ("colgen",)
+
+
+def form_of(backend: str) -> str:
+    """'path' for the column-generation backends, 'arc' for the others."""
+    return "path" if backend in PATH_BACKENDS else "arc"
+
+
+def relaxation_of(formulation: str) -> str:
+    return "LP" if formulation.endswith("-lp") else "MILP"
+
+
+def jobs_rows(long: pd.DataFrame) -> pd.DataFrame:
+    """The records T4/F4 use (sets ``JOBS_SETS``, formulations ``FORMULATIONS``, a job count)."""
+    rows = long[long["set"].isin(JOBS_SETS) & long["formulation"].isin(FORMULATIONS) & long["size_jobs"].notna()]
+    return rows.assign(jobs=rows["size_jobs"].astype(int), value=rows["evaluated_objective"].fillna(rows["objective"]))
+
+
+def _status(statuses: pd.Series) -> str:
+    counts = statuses.value_counts()
+    if len(counts) == 1:
+        return str(counts.index[0])
+    return f"{int(counts.get('optimal', 0))}/{len(statuses)} optimal"
+
+
+def multi_jobs_table(long: pd.DataFrame) -> pd.DataFrame:
+    """The T4 rows with raw numbers (tests check them against an independent computation)."""
+    rows = jobs_rows(long)
+    if rows.empty:
+        return pd.DataFrame()
+    lp = rows[(rows["formulation"] == LP_FORMULATION) & (rows["status"] == "optimal") & rows["value"].notna()]
+    lp_best = lp.groupby("instance_hash")["value"].max()  # the LP optimum (backends agree up to tolerance)
+    pi = per_instance(rows, keys=("pair",))
+    out = []
+    for (jobs, pair), g in rows.groupby(["jobs", "pair"]):
+        formulation, backend = pair.split("/", 1)
+        times = pi[(pi["pair"] == pair) & pi["instance_hash"].isin(g["instance_hash"].unique())]
+        ok = g[g["status"].isin(("optimal", "feasible")) & g["value"].notna()]
+        excess = [
+            (v - lp_best[h]) / max(abs(lp_best[h]), 1e-9) for h, v in zip(ok["instance_hash"], ok["value"]) if h in lp_best.index
+        ]
+        out.append(
+            {
+                "jobs": int(jobs),
+                "pair": pair,
+                "form": form_of(backend),
+                "problem": relaxation_of(formulation),
+                "instances": int(g["instance_hash"].nunique()),
+                "status": _status(g["status"]),
+                "median solve (s)": float(times["solve"].median()),
+                "median build (s)": float(times["build"].median()),
+                "objective": float(ok["value"].median()) if not ok.empty else math.nan,
+                "gap %": float(ok["gap"].median()) if ok["gap"].notna().any() else math.nan,
+                "over LP %": float(np.median(excess)) if excess else math.nan,
+            }
+        )
+    frame = pd.DataFrame(out)
+    return frame.sort_values(["jobs", "problem", "form", "pair"]).reset_index(drop=True)
+
+
+@register_table("T4", "Solve time and gap against the number of jobs", order=40)
+def t4(long: pd.DataFrame, ctx: Context) -> list[Path]:
+    frame = multi_jobs_table(long)
+    if frame.empty:
+        return ctx.skip(f"no {'/'.join(FORMULATIONS)} record on the set(s) {', '.join(JOBS_SETS)}")
+    caption = ctx.caption(
+        "Multi-job routing (rate-weighted latency) against the number of jobs on one network and one model shape: "
+        "arc form (HiGHS on the full multi-commodity model) against path form (column generation; the MILP by "
+        "price-and-branch), splittable LP against unsplittable MILP. Times: median over instances of the per-instance "
+        "median over repeats, unsolved runs at the time limit. Gap: |objective - bound|/|objective| reported by the run "
+        f"(median). Over LP: (objective - LP optimum)/LP optimum on the same instance, LP = best optimal {LP_FORMULATION}",
+        jobs_rows(long),
+    )
+    formats = {"gap %": fmt_pct, "over LP %": fmt_pct, "median solve (s)": fmt_num, "objective": lambda v: fmt_num(v, 5)}
+    return ctx.write_table("t4_multi_jobs", frame, caption, formats)
+
+
+@register_table("F4", "Solve time against the number of jobs", order=140)
+def f4(long: pd.DataFrame, ctx: Context) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    rows = jobs_rows(long)
+    if rows.empty:
+        return ctx.skip(f"no {'/'.join(FORMULATIONS)} record on the set(s) {', '.join(JOBS_SETS)}")
+    pi = per_instance(rows, keys=("pair",))
+    pi = pi.merge(rows.drop_duplicates("instance_hash")[["instance_hash", "jobs"]], on="instance_hash")
+    pairs = sorted(pi["pair"].unique())
+    colors = {"LP": "tab:blue", "MILP": "tab:red"}
+    styles = {"arc": ("-", "o"), "path": ("--", "s")}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    for ax, col, title in ((axes[0], "solve", "solve time"), (axes[1], "total", "build + solve time")):
+        for pair in pairs:
+            formulation, backend = pair.split("/", 1)
+            color = colors[relaxation_of(formulation)]
+            ls, marker = styles[form_of(backend)]
+            g = pi[pi["pair"] == pair].groupby("jobs").agg(t=(col, "median"), solved=("solved", "all")).reset_index()
+            g = g.sort_values("jobs")
+            ax.plot(g["jobs"], g["t"], color=color, linestyle=ls, linewidth=1.2, label=pair)
+            for solved, face in ((True, color), (False, "none")):
+                m = g["solved"] == solved
+                ax.scatter(g["jobs"][m], g["t"][m], marker=marker, s=24, facecolors=face, edgecolors=color, linewidths=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("number of jobs")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("seconds (median over repeats)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    caption = ctx.caption(
+        "Solve time (left) and build + solve time (right) against the number of jobs, log-log, one line per pair "
+        "(colour: LP or MILP; solid: arc form, dashed: path form by column generation); hollow markers: not solved, "
+        "drawn at the time limit",
+        rows,
+    )
+    return ctx.save_figure("f4_multi_jobs", fig, caption)

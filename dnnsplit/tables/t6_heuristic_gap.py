@@ -1,0 +1,147 @@
+"""T6: each heuristic's gap to the exact optimum (median, 90th percentile, worst) and run time, per instance set.
+
+Heuristic pairs: records of kind "heuristic" (the literature baselines, and the
+price-and-branch MILPs of the path form, ``F3-*-milp/colgen``, which are exact only when they
+prove optimality). Reference of a heuristic formulation: ``REFERENCE_FORMULATION`` of
+``formulations.baselines_single`` (F2 for the single-job splits, F3-latency-milp for greedy and
+DINA, F3-exit-select-milp for FIN), else the formulation itself (the colgen MILPs: their
+reference is the same model solved to optimality by another backend).
+
+Per instance, the reference value is, in this order:
+
+1. "optimum": the best evaluated objective of a reference-formulation record with status
+   optimal (any backend);
+2. "bound": otherwise the largest valid lower bound found: the optimal objective of the
+   reference's LP relaxation (``LP_BOUND``: F3-latency-lp, computed by the arc form or by
+   column generation, for F3-latency-milp; F3-exit-select-lp for F3-exit-select-milp) or the
+   ``bound`` field of a reference record that stopped early (time limit). The gap to a bound
+   over-states the gap to the optimum.
+
+Only records with the same objective name as the heuristic count as references. The gap of a
+heuristic run is (H - ref) / max(|ref|, 1e-9) (``gap_to``) on the evaluated objective; per
+instance the median over repeats. Per (set, pair): instances run, instances with a result
+(status feasible or optimal), how many gaps were measured against an optimum and against a
+bound, the median, 90th percentile (linear interpolation, numpy's default) and worst gap, and
+the median run time (solve time, median over repeats, then over instances).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dnnsplit.tables import register_table
+from dnnsplit.tables._render import Context, fmt_num, fmt_pct, set_sort_key
+
+try:  # the map lives with the baselines; a copy keeps the tables usable without them
+    from formulations.baselines_single import REFERENCE_FORMULATION
+except ImportError:  # pragma: no cover
+    REFERENCE_FORMULATION = {
+        "local-only": "F2", "best-remote": "F2", "two-way-split": "F2", "greedy": "F3-latency-milp",
+        "dina": "F3-latency-milp", "fin": "F3-exit-select-milp",
+    }
+
+LP_BOUND = {"F3-latency-milp": "F3-latency-lp", "F3-exit-select-milp": "F3-exit-select-lp",
+            "F3-energy-milp": "F3-energy-lp", "F3-minmax-milp": "F3-minmax-lp", "F3-exit-milp": "F3-exit-lp"}
+OK = ("optimal", "feasible")
+
+
+def reference_of(formulation: str) -> str:
+    return REFERENCE_FORMULATION.get(formulation, formulation)
+
+
+def _value(rows: pd.DataFrame) -> pd.Series:
+    return rows["evaluated_objective"].fillna(rows["objective"])
+
+
+def reference_values(long: pd.DataFrame, reference: str, objective_name: str) -> pd.DataFrame:
+    """Per instance hash: ``value`` and ``source`` ("optimum" or "bound") of ``reference``."""
+    same = long[(long["kind"] != "heuristic") | (long["status"] == "optimal")]
+    same = same[same["objective_name"] == objective_name]
+    exact = same[(same["formulation"] == reference) & (same["status"] == "optimal")]
+    exact = exact.assign(_v=_value(exact))
+    opt = exact[exact["_v"].notna()].groupby("instance_hash")["_v"].min()
+    bounds = []
+    lp = LP_BOUND.get(reference)
+    if lp is not None:
+        lp_rows = same[(same["formulation"] == lp) & (same["status"] == "optimal")]
+        bounds.append(_value(lp_rows).groupby(lp_rows["instance_hash"]).max())
+    early = same[(same["formulation"] == reference) & (same["status"] != "optimal") & same["bound"].notna()]
+    if not early.empty:
+        bounds.append(early.groupby("instance_hash")["bound"].max())
+    bound = pd.concat(bounds).dropna().groupby(level=0).max() if bounds else pd.Series(dtype=float)
+    out = pd.DataFrame({"value": opt, "source": "optimum"})
+    extra = bound[~bound.index.isin(opt.index)]
+    if len(extra):
+        out = pd.concat([out, pd.DataFrame({"value": extra, "source": "bound"})])
+    return out
+
+
+def heuristic_gap_table(long: pd.DataFrame) -> pd.DataFrame:
+    """The T6 rows with raw numbers (tests check them against an independent computation)."""
+    rows = long[long["kind"] == "heuristic"]
+    if rows.empty:
+        return pd.DataFrame()
+    out = []
+    refs: dict[tuple[str, str], pd.DataFrame] = {}
+    for (set_name, pair), g in rows.groupby(["set", "pair"]):
+        formulation = pair.split("/", 1)[0]
+        reference = reference_of(formulation)
+        objective_name = str(g["objective_name"].iloc[0])
+        key = (reference, objective_name)
+        if key not in refs:
+            refs[key] = reference_values(long, reference, objective_name)
+        ref = refs[key]
+        ok = g[g["status"].isin(OK)].assign(_v=lambda d: _value(d))
+        ok = ok[ok["_v"].notna()]
+        per_inst = ok.groupby("instance_hash")["_v"].median()
+        gaps, sources = [], []
+        for h, v in per_inst.items():
+            if h in ref.index:
+                r = float(ref.loc[h, "value"])
+                gaps.append((v - r) / max(abs(r), 1e-9))
+                sources.append(ref.loc[h, "source"])
+        times = g.groupby("instance_hash")["solve_time"].median()
+        gaps_a = np.asarray(gaps, dtype=float)
+        out.append(
+            {
+                "set": set_name,
+                "pair": pair,
+                "reference": reference,
+                "instances": int(g["instance_hash"].nunique()),
+                "with result": int(per_inst.size),
+                "vs optimum": int(sum(s == "optimum" for s in sources)),
+                "vs bound": int(sum(s == "bound" for s in sources)),
+                "median gap %": float(np.median(gaps_a)) if gaps else math.nan,
+                "p90 gap %": float(np.percentile(gaps_a, 90)) if gaps else math.nan,
+                "worst gap %": float(gaps_a.max()) if gaps else math.nan,
+                "median time (s)": float(times.median()),
+            }
+        )
+    frame = pd.DataFrame(out)
+    frame["_o"] = frame["set"].map(set_sort_key)
+    return frame.sort_values(["_o", "pair"]).drop(columns="_o").reset_index(drop=True)
+
+
+@register_table("T6", "Heuristic gap to the exact optimum and run time", order=60)
+def t6(long: pd.DataFrame, ctx: Context) -> list[Path]:
+    frame = heuristic_gap_table(long)
+    if frame.empty:
+        return ctx.skip("no heuristic records")
+    used = long[(long["kind"] == "heuristic") | long["formulation"].isin({*frame["reference"], *LP_BOUND.values()})]
+    caption = ctx.caption(
+        "Gap of each heuristic, (heuristic - reference)/|reference| in percent on the evaluated objective, per "
+        "instance set: median, 90th percentile and worst over instances, and the median run time. Reference: the "
+        "exact optimum of the same instance and objective (F2 for the single-job splits, F3-latency-milp for greedy "
+        "and DINA, F3-exit-select-milp for FIN, the same MILP by an exact backend for the price-and-branch colgen "
+        "MILPs); where no optimum is known, the best lower bound (the LP relaxation, by the arc form or by column "
+        "generation, or the best bound of a run stopped at the time limit), counted in 'vs bound': there the "
+        "gap is an upper bound on the true gap",
+        used,
+    )
+    formats = {c: fmt_pct for c in ("median gap %", "p90 gap %", "worst gap %")}
+    formats["median time (s)"] = fmt_num
+    return ctx.write_table("t6_heuristic_gap", frame, caption, formats)
