@@ -22,6 +22,8 @@ from pathlib import Path
 
 SIMPLE_SPLITS = ("local-only/*", "best-remote/*", "two-way-split/*")
 SINGLE_EXACT = ("F1-weak/*", "F1-aggregated/*", "F2/*")
+JOBS_SWEEP = ("F3-latency-lp/highspy", "F3-latency-lp/colgen", "F3-latency-milp/highspy", "F3-latency-milp/colgen")
+EXIT_PAIRS = ("F3-exit-select-milp/highspy", "F3-exit-select-lp/highspy", "F3-exit-select-lp/colgen", "F3-energy-milp/highspy")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ FULL: tuple[Stage, ...] = (
                                                  "F3-energy-lp/highspy", "greedy/*", "dina/*"), repeat=1, time_limit=60),
     Stage("multi-job medium", ("multi-medium",), ("F3-latency-lp/highspy", "F3-latency-lp/colgen", "greedy/*", "dina/*"),
           repeat=1, time_limit=120),
+    # T4/F4 (jobs sweep, arc vs path form, LP vs MILP) and the greedy/DINA rows of T6
+    Stage("multi-job jobs sweep", ("multi-jobs",), (*JOBS_SWEEP, "greedy/*", "dina/*"), repeat=1, time_limit=120),
+    # T5/F5 (energy against accuracy target and deadline, with and without exit selection)
+    Stage("early exits", ("exits",), EXIT_PAIRS, repeat=1, time_limit=60),
+    # F3 (FIN gap and time against gamma) and the FIN rows of T6: the exact reference once, FIN three times
+    Stage("FIN reference", ("fin",), ("F3-exit-select-milp/highspy", "F3-exit-select-lp/highspy"), repeat=1, time_limit=60),
+    Stage("FIN gamma", ("fin",), ("fin/g*",), repeat=3, time_limit=60),
 )
 
 QUICK: tuple[Stage, ...] = (
@@ -55,6 +64,12 @@ QUICK: tuple[Stage, ...] = (
                                            "F2/ortools-mcf", *SIMPLE_SPLITS), repeat=2, time_limit=20, max_instances=4),
     Stage("profiles", ("profiles",), ("F2/layered-dijkstra", *SIMPLE_SPLITS), repeat=1, time_limit=20),
     Stage("multi-job small", ("multi-small",), ("F3-latency-lp/highspy", "greedy/rate"), repeat=1, time_limit=20, max_instances=2),
+    Stage("multi-job jobs sweep", ("multi-jobs",), ("F3-latency-lp/highspy", "F3-latency-lp/colgen", "greedy/rate"), repeat=1,
+          time_limit=20, max_instances=2),
+    Stage("early exits", ("exits",), ("F3-exit-select-lp/highspy", "F3-energy-milp/highspy"), repeat=1, time_limit=20,
+          max_instances=2),
+    Stage("FIN gamma", ("fin",), ("F3-exit-select-milp/highspy", "fin/g10", "fin/g50"), repeat=1, time_limit=20,
+          max_instances=2),
 )
 
 

@@ -98,11 +98,19 @@ def f3(long: pd.DataFrame, ctx: Context) -> list[Path]:
     ok = frame[frame["median gap %"].notna()]
     a1.plot(ok["gamma"], 100 * ok["median gap %"], color="black", linewidth=2, marker="o", label="median")
     a1.plot(ok["gamma"], 100 * ok["worst gap %"], color="tab:red", linewidth=1.2, linestyle="--", marker="v", label="worst")
+    none = frame[frame["deployment found"] == 0]["gamma"].tolist()
+    if none:
+        a1.text(0.02, 0.97, f"no deployment found at gamma = {', '.join(map(str, none))}", transform=a1.transAxes,
+                fontsize=8, va="top")
     a1.set(xscale="log", xlabel="gamma", ylabel="gap to the optimum (%)", title="FIN gap (grey: one instance)")
-    a1.legend(fontsize=8, frameon=False)
+    a1.legend(fontsize=8, frameon=False, loc="upper right")
     a2.plot(frame["gamma"], frame["median time (s)"], color="black", marker="o")
     a2.set(xscale="log", yscale="log", xlabel="gamma", ylabel="run time (s, median)", title="FIN run time")
+    gammas = frame["gamma"].tolist()
     for ax in (a1, a2):
+        ax.set_xlim(gammas[0] / 1.3, gammas[-1] * 1.3)
+        ax.set_xticks(gammas, [str(g) for g in gammas])
+        ax.minorticks_off() if ax is a1 else ax.set_xticks([], minor=True)
         ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return paths + ctx.save_figure("f3_fin_gamma", fig, caption)

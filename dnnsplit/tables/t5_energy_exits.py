@@ -114,12 +114,19 @@ def f5(long: pd.DataFrame, ctx: Context) -> list[Path]:
     cmap = matplotlib.colormaps["viridis"]
     targets = sorted(frame["target (x alpha_L)"].unique())
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    base_col = f"{NO_EXITS} (J/s)"
+    # without exit selection the target plays no part: one line when every target gives the same values
+    base = frame.pivot_table(index="deadline factor", columns="target (x alpha_L)", values=base_col) if base_col in frame else None
+    shared = base is not None and base.notna().all().all() and bool((base.max(axis=1) - base.min(axis=1) <= 1e-9 * base.abs().max(axis=1)).all())
+    if shared:
+        ax.plot(base.index, base.iloc[:, 0], color="black", linestyle="--", marker="s", markersize=4,
+                label="no exit selection (every target)")
     for i, target in enumerate(targets):
         g = frame[frame["target (x alpha_L)"] == target].sort_values("deadline factor")
         color = cmap(i / max(len(targets) - 1, 1) * 0.9)
-        for f, ls, marker, label in ((SELECT, "-", "o", "exit selection"), (NO_EXITS, "--", "s", "no exits")):
+        for f, ls, marker, label in ((SELECT, "-", "o", "exit selection"), (NO_EXITS, "--", "s", "no exit selection")):
             col = f"{f} (J/s)"
-            if col not in g.columns:
+            if col not in g.columns or (f == NO_EXITS and shared):
                 continue
             ax.plot(g["deadline factor"], g[col], color=color, linestyle=ls, marker=marker, markersize=4,
                     label=f"A = {target:g} alpha_L, {label}")

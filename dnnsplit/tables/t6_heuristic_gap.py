@@ -28,6 +28,7 @@ the median run time (solve time, median over repeats, then over instances).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +124,13 @@ def heuristic_gap_table(long: pd.DataFrame) -> pd.DataFrame:
         )
     frame = pd.DataFrame(out)
     frame["_o"] = frame["set"].map(set_sort_key)
-    return frame.sort_values(["_o", "pair"]).drop(columns="_o").reset_index(drop=True)
+    frame["_p"] = frame["pair"].map(_natural)
+    return frame.sort_values(["_o", "_p"]).drop(columns=["_o", "_p"]).reset_index(drop=True)
+
+
+def _natural(pair: str) -> tuple:
+    """'fin/g10' < 'fin/g20' < 'fin/g100'."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", pair))
 
 
 @register_table("T6", "Heuristic gap to the exact optimum and run time", order=60)
@@ -131,7 +138,9 @@ def t6(long: pd.DataFrame, ctx: Context) -> list[Path]:
     frame = heuristic_gap_table(long)
     if frame.empty:
         return ctx.skip("no heuristic records")
-    used = long[(long["kind"] == "heuristic") | long["formulation"].isin({*frame["reference"], *LP_BOUND.values()})]
+    heur = long[long["kind"] == "heuristic"]
+    used = long[long["instance_hash"].isin(heur["instance_hash"])
+                & ((long["kind"] == "heuristic") | long["formulation"].isin({*frame["reference"], *LP_BOUND.values()}))]
     caption = ctx.caption(
         "Gap of each heuristic, (heuristic - reference)/|reference| in percent on the evaluated objective, per "
         "instance set: median, 90th percentile and worst over instances, and the median run time. Reference: the "
