@@ -36,7 +36,7 @@ grows when the optimum meets the deadline with slack (it need not shrink monoton
 best over the exit configurations is returned. Size per exit configuration: (gamma+1)(L+1)|N|
 labels (memory), O(gamma (L+1) |A| log |A| + gamma L |C|) work.
 
-gamma: backends "g10", "g20", "g50", "g100" fix it; backend "levels" takes
+gamma: backends "g10", "g20", "g50", "g100", "g200", "g500" fix it; backend "levels" takes
 ``raw={"gamma": G}`` (default 20, integer 2..2000). A job with no deadline is solved without
 levels (plain minimum-energy layered path, exact). No configuration meeting the accuracy target,
 or no path within gamma levels: status INFEASIBLE (with rounding this does not prove that no
@@ -411,7 +411,7 @@ def _pareto(instance: Instance, arcs: _Arcs, T: float, job_index: int, incumbent
 
 # ----------------------------------------------------------------------------- registration
 
-FIXED_GAMMAS = (10, 20, 50, 100)
+FIXED_GAMMAS = (10, 20, 50, 100, 200, 500)
 
 for _g in FIXED_GAMMAS:
     register(

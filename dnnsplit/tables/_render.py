@@ -17,7 +17,7 @@ import pandas as pd
 
 from dnnsplit import machine as _machine
 
-SET_ORDER = ("small", "medium", "large", "multi-small", "multi-medium", "profiles", "zoo-sample")
+SET_ORDER = ("small", "medium", "large", "multi-small", "multi-medium", "multi-jobs", "exits", "profiles", "fin", "zoo-sample")
 Formatter = Callable[[Any], str]
 
 
