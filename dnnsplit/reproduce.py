@@ -48,6 +48,8 @@ FULL: tuple[Stage, ...] = (
     Stage("profiles", ("profiles",), ("F2/highspy", "F2/layered-dijkstra", "F2/ortools-mcf", *SIMPLE_SPLITS), repeat=1, time_limit=60),
     Stage("multi-job small", ("multi-small",), ("F3-latency-lp/*", "F3-latency-milp/highspy", "F3-minmax-milp/highspy",
                                                  "F3-energy-lp/highspy", "greedy/*", "dina/*"), repeat=1, time_limit=60),
+    # every F3 variant (memory, fixed exits, min-max and energy LPs/MILPs) on both fast backends
+    Stage("multi-job variants", ("multi-small",), ("F3-*/highspy", "F3-*/colgen"), repeat=1, time_limit=60),
     Stage("multi-job medium", ("multi-medium",), ("F3-latency-lp/highspy", "F3-latency-lp/colgen", "greedy/*", "dina/*"),
           repeat=1, time_limit=120),
     # T4/F4 (jobs sweep, arc vs path form, LP vs MILP) and the greedy/DINA rows of T6
