@@ -393,3 +393,26 @@ def test_pytest_benchmark_json_is_read_round_by_round(tmp_path: Path) -> None:
     assert set(long["source"]) == {"pytest-benchmark"} and long["machine"].notna().all()
     t1 = solve_time_table(long)
     assert set(t1["pair"]) == {"F2/layered-dijkstra", "local-only/heuristic"} and (t1["solved"] == 2).all()
+
+
+def test_t2_arc_milp_takes_its_splittable_sibling_as_lp_relaxation(tmp_path: Path) -> None:
+    """An arc-form MILP record has no LP value: T2 uses the -lp variant's optimum on the same instance."""
+    ms = "multi-small"
+    records = [
+        _multi("A", "F3-latency-lp/highspy", 0.1, 5, ms, objective=4.0, lp_integral=False),
+        _multi("A", "F3-latency-milp/highspy", 1.0, 5, ms, objective=5.0),
+        _multi("B", "F3-latency-lp/highspy", 0.1, 5, ms, objective=3.0, lp_integral=True),
+        _multi("B", "F3-latency-milp/highspy", 1.0, 5, ms, objective=3.0),
+        _multi("C", "F3-latency-milp/highspy", 1.0, 5, ms, objective=7.0),  # no sibling: no row for C
+    ]
+    for r in records:
+        r.pop("lp_relaxation", None)
+    for r in records[:1] + records[2:3]:
+        r["lp_relaxation"] = r["objective"]
+    frame = lp_gap_table(load_results([write_jsonl(tmp_path / "r.jsonl", records)]))
+    row = frame[frame["formulation"] == "F3-latency-milp"].iloc[0]
+    gaps = [(5.0 - 4.0) / 5.0, 0.0]  # instances A and B
+    assert row["instances"] == 2
+    assert row["mean gap %"] == pytest.approx(statistics.mean(gaps))
+    assert row["max gap %"] == pytest.approx(max(gaps))
+    assert row["LP integral"] == "1/2"
