@@ -208,3 +208,35 @@ class Context:
     def skip(self, reason: str) -> list[Path]:
         self.skipped.append((self.current, reason))
         return []
+
+
+def time_panels(
+    points: pd.DataFrame, x: str, pairs: list[str], style: Callable[[str], tuple[Any, str, str]], xlabel: str,
+    figsize: tuple[float, float], marker_size: float,
+) -> Any:
+    """Two log-log panels, solve time and build + solve time (columns ``solve``, ``total``) against
+    column ``x``: one line per pair (``style(pair)`` = colour, line style, marker), the median
+    over points of equal x, hollow markers where not every point was ``solved``."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
+    for ax, col, title in ((axes[0], "solve", "solve time"), (axes[1], "total", "build + solve time")):
+        for pair in pairs:
+            color, linestyle, marker = style(pair)
+            g = points[points["pair"] == pair].groupby(x).agg(t=(col, "median"), solved=("solved", "all")).reset_index()
+            g = g.sort_values(x)
+            xs = g[x].astype(float)
+            ax.plot(xs, g["t"], color=color, linestyle=linestyle, linewidth=1.2, label=pair)
+            for solved, face in ((True, color), (False, "none")):
+                m = g["solved"] == solved
+                ax.scatter(xs[m], g["t"][m], marker=marker, s=marker_size, facecolors=face, edgecolors=color, linewidths=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("seconds (median over repeats)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig

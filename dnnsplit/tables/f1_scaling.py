@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from dnnsplit.tables import register_table
-from dnnsplit.tables._render import Context
+from dnnsplit.tables._render import Context, time_panels
 from dnnsplit.tables._stats import per_instance
 
 LINESTYLES = ("-", "--", ":", "-.")
@@ -42,8 +42,6 @@ def scaling_points(long: pd.DataFrame, problem: str) -> pd.DataFrame:
 
 @register_table("F1", "Solve time against instance size", order=110)
 def f1(long: pd.DataFrame, ctx: Context) -> list[Path]:
-    import matplotlib.pyplot as plt
-
     written: list[Path] = []
     for problem, stem in (("single", "f1_scaling"), ("multi", "f1_scaling_multi")):
         pts = scaling_points(long, problem)
@@ -51,27 +49,9 @@ def f1(long: pd.DataFrame, ctx: Context) -> list[Path]:
             continue
         pairs = sorted(pts["pair"].unique())
         style = _styles(pairs)
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-        for ax, col, title in ((axes[0], "solve", "solve time"), (axes[1], "total", "build + solve time")):
-            for pair in pairs:
-                g = pts[pts["pair"] == pair]
-                agg = g.groupby("size_layered_arcs").agg(t=(col, "median"), solved=("solved", "all")).reset_index()
-                agg = agg.sort_values("size_layered_arcs")
-                x = agg["size_layered_arcs"].astype(float)
-                st = style[pair]
-                ax.plot(x, agg["t"], color=st["color"], linestyle=st["linestyle"], linewidth=1.2, label=pair)
-                for solved, face in ((True, st["color"]), (False, "none")):
-                    m = agg["solved"] == solved
-                    ax.scatter(x[m], agg["t"][m], marker=st["marker"], s=22, facecolors=face, edgecolors=st["color"], linewidths=1)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("layered-graph arcs (L+1)|A| + L|N_c|")
-            ax.set_title(title)
-            ax.grid(True, which="both", alpha=0.3)
-        axes[0].set_ylabel("seconds (median over repeats)")
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-        fig.tight_layout()
+        fig = time_panels(pts, "size_layered_arcs", pairs,
+                          lambda p: (style[p]["color"], style[p]["linestyle"], style[p]["marker"]),
+                          "layered-graph arcs (L+1)|A| + L|N_c|", figsize=(12, 4.8), marker_size=22)
         rows = long[(long["problem"] == problem) & (long["kind"] != "heuristic")]
         caption = ctx.caption(
             "Solve time (left) and build + solve time (right) "

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit.tables import register_table
-from dnnsplit.tables._render import Context, fmt_num, fmt_pct
+from dnnsplit.tables._render import Context, fmt_num, fmt_pct, time_panels
 from dnnsplit.tables._stats import per_instance
 
 JOBS_SETS = ("multi-jobs",)
@@ -114,8 +114,6 @@ def t4(long: pd.DataFrame, ctx: Context) -> list[Path]:
 
 @register_table("F4", "Solve time against the number of jobs", order=140)
 def f4(long: pd.DataFrame, ctx: Context) -> list[Path]:
-    import matplotlib.pyplot as plt
-
     rows = jobs_rows(long)
     if rows.empty:
         return ctx.skip(f"no {'/'.join(FORMULATIONS)} record on the set(s) {', '.join(JOBS_SETS)}")
@@ -124,27 +122,13 @@ def f4(long: pd.DataFrame, ctx: Context) -> list[Path]:
     pairs = sorted(pi["pair"].unique())
     colors = {"LP": "tab:blue", "MILP": "tab:red"}
     styles = {"arc": ("-", "o"), "path": ("--", "s")}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
-    for ax, col, title in ((axes[0], "solve", "solve time"), (axes[1], "total", "build + solve time")):
-        for pair in pairs:
-            formulation, backend = pair.split("/", 1)
-            color = colors[relaxation_of(formulation)]
-            ls, marker = styles[form_of(backend)]
-            g = pi[pi["pair"] == pair].groupby("jobs").agg(t=(col, "median"), solved=("solved", "all")).reset_index()
-            g = g.sort_values("jobs")
-            ax.plot(g["jobs"], g["t"], color=color, linestyle=ls, linewidth=1.2, label=pair)
-            for solved, face in ((True, color), (False, "none")):
-                m = g["solved"] == solved
-                ax.scatter(g["jobs"][m], g["t"][m], marker=marker, s=24, facecolors=face, edgecolors=color, linewidths=1)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("number of jobs")
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("seconds (median over repeats)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
+
+    def style(pair: str) -> tuple[str, str, str]:
+        formulation, backend = pair.split("/", 1)
+        linestyle, marker = styles[form_of(backend)]
+        return colors[relaxation_of(formulation)], linestyle, marker
+
+    fig = time_panels(pi, "jobs", pairs, style, "number of jobs", figsize=(11, 4.4), marker_size=24)
     caption = ctx.caption(
         "Solve time (left) and build + solve time (right) against the number of jobs, log-log, one line per pair "
         "(colour: LP or MILP; solid: arc form, dashed: path form by column generation); hollow markers: not solved, "
