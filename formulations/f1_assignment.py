@@ -564,8 +564,11 @@ def _solve_cpsat(variant: str) -> Callable[[Instance, SolverOptions], SolveResul
         bound = solver.best_objective_bound / scale - half if has or code == cp_model.UNKNOWN else None
         if code == cp_model.OPTIMAL:
             status = Status.OPTIMAL
-        elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN) and options.time_limit is not None and (
-            solver.wall_time >= 0.95 * options.time_limit
+        elif options.time_limit is not None and (
+            # CP-SAT answers UNKNOWN when a limit stopped it before any solution or proof; its
+            # own wall_time can fall short of a tiny limit, so either clock counts for FEASIBLE
+            code == cp_model.UNKNOWN
+            or (code == cp_model.FEASIBLE and max(solver.wall_time, solve_time) >= 0.95 * options.time_limit)
         ):
             status = Status.TIME_LIMIT
         elif code == cp_model.FEASIBLE:
@@ -574,7 +577,10 @@ def _solve_cpsat(variant: str) -> Callable[[Instance, SolverOptions], SolveResul
             status = Status.ERROR
         if bound is not None and not math.isfinite(bound):
             bound = None
-        return _finish(variant, "cpsat", d, status, x, bound, solver.status_name(code), common)
+        message = solver.status_name(code)
+        if status == Status.TIME_LIMIT and x is None:
+            message = f"time limit {options.time_limit} s reached before any solution (CP-SAT {message})"
+        return _finish(variant, "cpsat", d, status, x, bound, message, common)
 
     return solve
 
