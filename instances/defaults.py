@@ -17,9 +17,11 @@ The first instance of "small", "medium" and "large" is ``canonical(name)``. Sets
   table of optimal split against simple splits.
 - "zoo-sample": real Topology Zoo networks (only when the archive is present; empty otherwise).
 - "multi-jobs": a jobs sweep (table T4): the same 30-node hierarchical network and the same
-  synthetic 10-layer model with 10, 20, 50, 100 and 200 jobs (``MULTI_JOBS``); rates uniform in
-  [15/J, 50/J] /s, so the total offered load (about 32.5 requests/s) is the same at every J and
-  only the number of commodities grows (5 jobs carrying that load make the instance infeasible).
+  synthetic 10-layer model with 50, 100, 200, 500 and 1,000 jobs (``MULTI_JOBS``); rates uniform
+  in [42/J, 140/J] /s, so the total offered load (about 91 requests/s) is the same at every J
+  and only the number of commodities grows. That load makes capacities bind: the LP optimum
+  uses some node or link at the cap kappa = 0.9 at every J, and the unsplittable optimum lies
+  above it. With 20 jobs or fewer the per-job rates overload a single device (infeasible).
 - "exits": energy with early exits (table T5): one base instance (15-node hierarchical, 8 jobs,
   8 synthetic layers, 3 exits) at every accuracy target (``EXIT_TARGETS``, x alpha_L) and
   deadline factor (``EXIT_DEADLINES``, x the reference latency): 3 x 3 = 9 instances.
@@ -44,8 +46,8 @@ SET_NAMES: tuple[str, ...] = (
 )
 
 UPLINKS_MBPS = (1, 10, 100, 1000)
-MULTI_JOBS = (10, 20, 50, 100, 200)
-MULTI_JOBS_LOAD = (15.0, 50.0)  # rate range x J: the total offered load is the same at every J
+MULTI_JOBS = (50, 100, 200, 500, 1000)
+MULTI_JOBS_LOAD = (42.0, 140.0)  # rate range x J: the same total offered load at every J, enough to bind
 EXIT_TARGETS = (0.9, 0.95, 0.99)  # accuracy target / alpha_L
 EXIT_DEADLINES = (1.1, 1.5, 2.5)  # deadline / reference latency
 # (family, seed, nodes, layers, exits, deadline factor, relative accuracy target); the first four as in
@@ -165,7 +167,11 @@ def canonical(name: str) -> Instance:
 
 
 def write_default_sets(out_dir: Path, sets: Sequence[str] | None = None) -> list[Path]:
-    """Write each set to ``out_dir/<set>/<instance name>.json``; returns the paths written."""
+    """Write each set to ``out_dir/<set>/<instance name>.json``; returns the paths written.
+
+    Files of an earlier definition of the set (named ``<set>-*.json`` but no longer in it) are
+    removed, so a folder never mixes two versions of a set; other files are left alone.
+    """
     out_dir = Path(out_dir)
     names = list(SET_NAMES if sets is None else sets)
     for s in names:
@@ -173,6 +179,10 @@ def write_default_sets(out_dir: Path, sets: Sequence[str] | None = None) -> list
             raise ValueError(f"unknown default set {s!r}: expected one of {', '.join(SET_NAMES)}")
     paths = []
     for s in names:
-        for inst in default_set(s):
-            paths.append(save(inst, out_dir / s / f"{inst.name}.json"))
+        written = [save(inst, out_dir / s / f"{inst.name}.json") for inst in default_set(s)]
+        current = {Path(p).name for p in written}
+        for stale in (out_dir / s).glob(f"{s}-*.json"):
+            if stale.name not in current:
+                stale.unlink()
+        paths += written
     return paths

@@ -206,8 +206,17 @@ def test_write_default_sets(tmp_path):
     assert any(load(p).models[0].exits for p in paths)
 
 
+def test_write_default_sets_drops_files_of_an_older_set_definition(tmp_path):
+    folder = tmp_path / "fin"
+    folder.mkdir()
+    (folder / "fin-old-instance-s1.json").write_text("{}")  # an earlier version of the set
+    (folder / "my-notes.json").write_text("{}")  # not the generator's: kept
+    paths = write_default_sets(tmp_path, ["fin"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([p.name for p in map(Path, paths)] + ["my-notes.json"])
+
+
 def test_sweep_sets_vary_one_thing_each():
-    from instances.defaults import EXIT_DEADLINES, EXIT_TARGETS, MULTI_JOBS
+    from instances.defaults import EXIT_DEADLINES, EXIT_TARGETS, MULTI_JOBS, MULTI_JOBS_LOAD
 
     sweep = default_set("multi-jobs")
     assert [len(i.jobs) for i in sweep] == list(MULTI_JOBS)
@@ -216,7 +225,7 @@ def test_sweep_sets_vary_one_thing_each():
     assert all(np.array_equal(i.network.link_source, sweep[0].network.link_source) for i in sweep)
     for inst in sweep:
         total = sum(j.rate for j in inst.jobs)
-        assert 15.0 <= total <= 50.0
+        assert MULTI_JOBS_LOAD[0] <= total <= MULTI_JOBS_LOAD[1]
     exits = default_set("exits")
     assert len(exits) == len(EXIT_TARGETS) * len(EXIT_DEADLINES)
     alpha = exits[0].models[0].accuracy
