@@ -10,6 +10,10 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable
 
 LP_ALGORITHMS = ("simplex", "ipm", "pdlp")
+# An exact MILP backend given no mip_gap solves to this relative gap with the absolute gap off
+# (HiGHS's own defaults, 1e-4 relative and 1e-6 absolute, would let a heuristic beat the
+# "optimum" it is measured against).
+EXACT_REL_GAP = 1e-9
 
 
 class UnsupportedOption(ValueError):
@@ -19,7 +23,7 @@ class UnsupportedOption(ValueError):
 @dataclass(frozen=True)
 class SolverOptions:
     time_limit: float | None = None  # seconds of solve time
-    mip_gap: float | None = None  # relative gap, a fraction (0.01 = 1 %)
+    mip_gap: float | None = None  # relative gap, a fraction (0.01 = 1 %); None: exact (EXACT_REL_GAP)
     threads: int = 1  # one thread by default, for fair timing
     seed: int = 0
     lp_algorithm: str | None = None  # one of LP_ALGORITHMS

@@ -62,7 +62,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.sparse as sp
 
-from dnnsplit.options import SolverOptions, UnsupportedOption
+from dnnsplit.options import EXACT_REL_GAP, SolverOptions, UnsupportedOption
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
 from formulations._layered import (
@@ -78,7 +78,6 @@ from instances.evaluate import Route
 from instances.model import Instance
 
 JOB = 0
-EXACT_REL_GAP = 1e-9
 CPSAT_TARGET = 2.0**40
 PYOMO_MAX_ARCS = 20_000  # benchmarks skip larger layered graphs for the Pyomo model
 CPSAT_MAX_ARCS = 10_000  # and for CP-SAT (its model is built row by row in Python)
@@ -306,14 +305,6 @@ def _sizes(d: F1Data, model: SparseModel | None = None) -> dict[str, int]:
     return out
 
 
-def _with_gap_defaults(options: SolverOptions) -> SolverOptions:
-    raw = dict(options.raw)
-    if options.mip_gap is None:
-        raw.setdefault("mip_rel_gap", EXACT_REL_GAP)
-    raw.setdefault("mip_abs_gap", 0.0)
-    return replace(options, raw=raw)
-
-
 # ----------------------------------------------------------------------------- highspy
 
 
@@ -323,7 +314,7 @@ def _solve_highspy(variant: str) -> Callable[[Instance, SolverOptions], SolveRes
         d = f1_data(instance)
         model, _ = build_arrays(d, variant)
         build = time.perf_counter() - t0
-        out = run_highs(model, _with_gap_defaults(options))
+        out = run_highs(model, options)
         status = highs_status(out.model_status)
         lp = run_highs(model, replace(options, raw={}), relax=True)
         common: dict[str, Any] = dict(

@@ -45,8 +45,9 @@ cancelled, shares normalised), each path becoming a ``Route`` with its configura
 
 Scaling: the objective is divided by S (``F3Data.scale``, a power of two near the
 uncapacitated optimum) so that HiGHS's absolute tolerances act relative to the optimum; values
-are multiplied back. MILPs run with HiGHS's absolute gap off (``mip_abs_gap`` = 0 unless set
-in ``raw``), so ``mip_gap`` alone governs.
+are multiplied back. Exactness: MILPs run to ``mip_gap``, or to EXACT_REL_GAP = 1e-9 when it
+is not given, with HiGHS's absolute gap off (``mip_abs_gap`` = 0 unless set in ``raw``); HiGHS's
+defaults (1e-4, 1e-6) would let a heuristic beat the "optimum" it is compared with.
 
 Infeasibility: when HiGHS reports the model infeasible, an elastic copy adds a slack to every
 capacity, deadline, accuracy and memory row (all rows are scaled to read "<= 1" or "<= kappa",
@@ -60,13 +61,13 @@ Backends: ``highspy`` (sparse arrays, one ``passModel``, vectorised over jobs) a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 
-from dnnsplit.options import SolverOptions
+from dnnsplit.options import EXACT_REL_GAP, SolverOptions
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
 from formulations._f3_common import VARIANTS, F3Data, Template, Variant, infeasible_result, route_from_arcs
@@ -438,7 +439,7 @@ def _solve_highspy(variant: Variant) -> Callable[[Instance, SolverOptions], Solv
         b, idx = build_arrays(d)
         model = b.build()
         build = time.perf_counter() - t0
-        out = run_highs(model, _with_defaults(options, variant))
+        out = run_highs(model, options)
         status = highs_status(out.model_status)
         common: dict[str, Any] = dict(
             solver="HiGHS", solver_version=highs_version(), build_time=build, solve_time=out.solve_time,
@@ -450,13 +451,6 @@ def _solve_highspy(variant: Variant) -> Callable[[Instance, SolverOptions], Solv
         return _finish(variant, "highspy", d, idx, status, out.x, out.objective, out.bound, out.model_status, common)
 
     return solve
-
-
-def _with_defaults(options: SolverOptions, variant: Variant) -> SolverOptions:
-    """MILPs: HiGHS's absolute gap (1e-6) off unless set in ``raw``, so ``mip_gap`` governs."""
-    if not variant.integral or "mip_abs_gap" in options.raw:
-        return options
-    return replace(options, raw={"mip_abs_gap": 0.0, **options.raw})
 
 
 def _explain_infeasible(
@@ -471,7 +465,7 @@ def _explain_infeasible(
     for relax, how in ((True, "the elastic LP relaxation"), (False, "the elastic MILP")):
         if not relax and el.integer is None:
             break
-        res = run_highs(el, _with_defaults(options, variant), relax=relax)
+        res = run_highs(el, options, relax=relax)
         if res.x is not None and res.objective is not None and res.objective > SLACK_TOL:
             name, s = _most_violated(res.x[n:], elastic)
             return infeasible_result(variant.name, backend, name, s, how, **common)
@@ -740,7 +734,7 @@ def _solve_pyomo(variant: Variant) -> Callable[[Instance, SolverOptions], SolveR
                                       threads=options.threads, time_limit=options.time_limit,
                                       solver_options=_pyomo_solver_options(options, mip=variant.integral))
             if variant.integral:
-                kw["rel_gap"] = options.mip_gap
+                kw["rel_gap"] = EXACT_REL_GAP if options.mip_gap is None else options.mip_gap
                 kw["solver_options"] = {"mip_abs_gap": 0.0, **kw["solver_options"]}
             return opt.solve(model, **kw)
 

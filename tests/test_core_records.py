@@ -7,7 +7,7 @@ import json
 import pytest
 from helpers import line_instance_dict
 
-from dnnsplit.options import SolverOptions, UnsupportedOption
+from dnnsplit.options import EXACT_REL_GAP, SolverOptions, UnsupportedOption
 from dnnsplit.registry import SolverSpec, run
 from dnnsplit.results import SolveResult, Status, relative_gap, result_from_dict
 from instances import Route, evaluate_route
@@ -40,6 +40,26 @@ def test_unaccepted_option_is_an_error(inst):
 def test_invalid_option_values(kwargs):
     with pytest.raises(UnsupportedOption):
         SolverOptions(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "options,rel,abs_",
+    [(SolverOptions(), EXACT_REL_GAP, 0.0), (SolverOptions(mip_gap=0.02), 0.02, 0.0),
+     (SolverOptions(raw={"mip_rel_gap": 0.3, "mip_abs_gap": 5.0}), 0.3, 5.0)],
+)
+def test_highs_milp_gap_is_exact_unless_asked(options, rel, abs_):
+    """HiGHS's defaults (1e-4 relative, 1e-6 absolute) must not leak into an 'optimal' MILP."""
+    import highspy
+
+    from formulations._layered import apply_highs_options
+
+    h = highspy.Highs()
+    apply_highs_options(h, options, mip=True)
+    assert h.getOptionValue("mip_rel_gap")[1] == pytest.approx(rel)
+    assert h.getOptionValue("mip_abs_gap")[1] == pytest.approx(abs_)
+    lp = highspy.Highs()
+    apply_highs_options(lp, SolverOptions(), mip=False)  # LPs keep HiGHS's defaults
+    assert lp.getOptionValue("mip_rel_gap")[1] == pytest.approx(1e-4)
 
 
 def test_run_recomputes_objective_and_gap(inst):
