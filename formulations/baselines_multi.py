@@ -70,6 +70,12 @@ overloaded resources (x4 per round, 24 rounds), then forbidding the (segment, no
 loads the most overloaded resource most, and the program is re-run. If a job fits nowhere:
 status INFEASIBLE "DINA's greedy matching could not place job ..." (no proof).
 
+Adaptive partitioning (D4, ``raw={"adaptive": True}``, the default; DINA partitions the DNN
+adaptively): a job that fits nowhere with S_j segments is cut again into min(2 S_j, L_j)
+segments (the same near-equal-work rule) and matched afresh, until it fits or every layer is
+its own segment. Transfers still follow fixed shortest paths (DINA does not route), so a job
+can fail even then where the layered-graph methods route around a full link.
+
 Swaps. A sweep tries (a) moving each segment to every other compute node (the best approved
 move per segment is applied) and (b) exchanging the nodes of every pair of segments on
 different nodes. A change is approved when no involved party is worse off (jobs: U_j not
@@ -82,7 +88,8 @@ latency depends on its own matching only, so every approved change strictly lowe
 objective and the loop terminates; with queueing the utilities have externalities (uninvolved
 jobs on a loaded node get slower), so the objective can rise and the swaps can cycle: the
 returned decision is the best matching seen by the evaluator's objective (always <= the start).
-``extra``: "segments", "start_objective", "final_matching_objective", "swaps" (= "moves" +
+``extra``: "segments", "adaptive", "repartitioned" (D4 re-cuts), "max_job_segments",
+"start_objective", "final_matching_objective", "swaps" (= "moves" +
 "exchanges"), "sweeps", "converged", "cycled", "stopped_by_time_limit".
 """
 
@@ -378,8 +385,10 @@ class _Contrib:
 
 
 class _Dina:
-    def __init__(self, instance: Instance, segments: int, queueing: bool):
+    def __init__(self, instance: Instance, segments: int, queueing: bool, adaptive: bool = True):
         self.inst = instance
+        self.adaptive = adaptive
+        self.refined = 0  # re-partitionings (D4)
         self.net = instance.network
         self.queueing = queueing
         self.kappa = instance.utilisation_cap
@@ -522,15 +531,27 @@ class _Dina:
 
     # -- greedy matching
     def greedy_start(self) -> tuple[int, str] | None:
-        """Match jobs one by one (D3); returns (job, reason) for a job that fits nowhere, or None."""
+        """Match jobs one by one (D3); returns (job, reason) for a job that fits nowhere, or None.
+
+        Adaptive partitioning (D4): a job that fits nowhere with S_j segments is cut again into
+        min(2 S_j, L_j) segments and matched afresh, until it fits or every layer is a segment.
+        """
         for d in self.jobs:
             forbidden: set[tuple[int, int]] = set()
             self.price_n, self.price_a = {}, {}
             rounds = 0
             while True:
                 nodes = self._best_assignment(d, forbidden)
+                if nodes is None and self.adaptive and len(d.segs) < d.L:
+                    d = self.jobs[d.j] = self._job(d.j, min(2 * len(d.segs), d.L))
+                    self.refined += 1
+                    forbidden, rounds = set(), 0
+                    self.price_n, self.price_a = {}, {}
+                    continue
                 if nodes is None:
-                    return d.j, "no feasible segment-to-node assignment on the residual capacities"
+                    return d.j, (f"no feasible assignment of its {len(d.segs)} segments to nodes on the residual "
+                                 "capacities, with every transfer on its fixed shortest path"
+                                 + (" (already one segment per layer)" if self.adaptive else ""))
                 c = self.contrib_of(d, nodes)
                 culprit = self._overload(d, nodes, c)
                 if culprit is None:
@@ -801,7 +822,7 @@ def _int_option(options: SolverOptions, name: str, default: int, lo: int, hi: in
     return value
 
 
-DINA_RAW = {"segments", "max_sweeps"}
+DINA_RAW = {"segments", "max_sweeps", "adaptive"}
 
 
 def dina(instance: Instance, options: SolverOptions, queueing: bool) -> SolveResult:
@@ -812,10 +833,14 @@ def dina(instance: Instance, options: SolverOptions, queueing: bool) -> SolveRes
         raise UnsupportedOption(f"dina takes raw options {sorted(DINA_RAW)}, got {sorted(unknown)}")
     segments = _int_option(options, "segments", 3, 1, 64)
     max_sweeps = _int_option(options, "max_sweeps", 50, 1, 10_000)
+    adaptive = options.raw.get("adaptive", True)
+    if not isinstance(adaptive, bool):
+        raise UnsupportedOption(f"raw option 'adaptive' must be true or false, got {adaptive!r}")
     backend = "queueing" if queueing else "capacity"
-    state = _Dina(instance, segments, queueing)
+    state = _Dina(instance, segments, queueing, adaptive)
     fail = state.greedy_start()
-    extra: dict = {"segments": segments, "queueing": queueing}
+    extra: dict = {"segments": segments, "queueing": queueing, "adaptive": adaptive,
+                   "repartitioned": state.refined, "max_job_segments": max(len(d.segs) for d in state.jobs)}
     if fail is not None:
         j, why = fail
         msg = (

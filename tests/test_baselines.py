@@ -414,6 +414,25 @@ def test_dina_swaps_happen_and_converge():
     assert counts and max(counts) > 0  # swaps do fire on some of these instances
 
 
+def test_dina_adaptive_partitioning_places_what_three_blocks_cannot():
+    """multi-small's mixed-model instance: with three fixed blocks some job fits nowhere; cut
+    finer (D4) every job is placed, the evaluator accepts every capacity, and no matching beats
+    the unsplittable optimum's LP bound."""
+    from instances.defaults import default_set
+
+    inst = next(i for i in default_set("multi-small") if "mixed" in i.name)
+    spec = registry.get("dina", "capacity")
+    fixed = registry.run(spec, inst, SolverOptions(raw={"adaptive": False}))
+    assert fixed.status is Status.INFEASIBLE and "3 segments" in fixed.message
+    adaptive = registry.run(spec, inst)
+    assert adaptive.status is Status.FEASIBLE and adaptive.extra["repartitioned"] >= 1
+    assert adaptive.extra["max_job_segments"] > 3
+    ev = evaluate(inst, adaptive.decision)
+    assert not capacity_violations(inst, ev)
+    lp = registry.run(registry.get("F3-latency-lp", "highspy"), inst)
+    assert lp.status is Status.OPTIMAL and adaptive.objective >= lp.objective * (1 - 1e-9)
+
+
 def test_dina_options_are_checked():
     inst = instance_from_dict(random_dict(1, nodes=3, layers=2, jobs=2, load=0.2))
     spec = registry.get("dina", "capacity")
@@ -421,6 +440,8 @@ def test_dina_options_are_checked():
         registry.run(spec, inst, SolverOptions(raw={"segments": 0}))
     with pytest.raises(UnsupportedOption, match="raw options"):
         registry.run(spec, inst, SolverOptions(raw={"gamma": 3}))
+    with pytest.raises(UnsupportedOption, match="adaptive"):
+        registry.run(spec, inst, SolverOptions(raw={"adaptive": "yes"}))
 
 
 @settings(max_examples=30, **SETTINGS)
