@@ -41,7 +41,10 @@ clipped to those signs, and the min-max duals are scaled so that sum_j mu_j >= -
 (the Lagrangian dual function of the full path LP: restricted master value plus the most
 negative reduced cost per job, the standard bound for convexity-constrained masters). Column
 generation stops when the master is feasible (no slack) and (z - LB) / |z| <= tolerance
-(``mip_gap``; default 1e-4; 0 = until no column prices out), or at the time limit.
+(``mip_gap``; default 1e-4; 0 = until no column prices out), or at the time limit. Status
+optimal only when no column prices out or the proven gap is within ``mip_gap`` (when given) or
+EXACT_REL_GAP = 1e-9 (when not, the same meaning as for the exact MILP backends); a stop at the
+1e-4 default above that is status feasible, with the gap in extra["cg_gap"].
 
 Feasibility: the master starts with one column per job (its uncapacitated objective-shortest
 path, plus its latency-shortest path when there are deadlines or a min-max objective) and one
@@ -61,7 +64,8 @@ generation re-run for the others, see ``dive``); these start heuristics get at m
 time left. Then theta is made binary and HiGHS solves the
 master MIP over all generated columns (with the start, if any) in the remaining time. Its
 objective is compared with the CG lower bound (valid for the unsplittable problem); status
-optimal only when that gap is within tolerance, else feasible. If the generated columns hold no
+optimal only when that gap is within ``mip_gap``, or 1e-9 when it is not given, else feasible
+(the master MIP itself runs to that gap). If the generated columns hold no
 integer solution, the arc-form MILP (``f3_arc``) is solved in the time left when its layered
 graphs have at most ``ARC_FALLBACK_MAX_ARCS`` arcs: it finds a solution or proves the instance
 infeasible (extra["fallback"] = "arc-milp"); beyond that size the record keeps the CG bound with
@@ -81,7 +85,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from dnnsplit.options import SolverOptions, UnsupportedOption
+from dnnsplit.options import EXACT_REL_GAP, SolverOptions, UnsupportedOption
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
 from formulations._f3_common import (
@@ -329,7 +333,9 @@ class ColumnGeneration:
         self.variant = variant
         self.options = options
         self.limit = options.time_limit
-        self.gap_tol = DEFAULT_GAP if options.mip_gap is None else float(options.mip_gap)
+        self.gap_tol = DEFAULT_GAP if options.mip_gap is None else float(options.mip_gap)  # when CG stops
+        # what "optimal" means: the gap asked for, else exact (as for every MILP backend)
+        self.optimal_tol = EXACT_REL_GAP if options.mip_gap is None else max(float(options.mip_gap), EXACT_REL_GAP)
         self.d = F3Data(instance, variant)
         self.pricer = Pricer(self.d)
         self.master = Master(self.d, options)
@@ -519,7 +525,11 @@ class ColumnGeneration:
             res = SolveResult(v.name, "colgen", Status.TIME_LIMIT, bound=lb,
                               message="time limit with capacity slack still in use: no feasible point yet", **common)
             return self._times(res, build)
-        status = Status.OPTIMAL if how in ("gap", "converged") else Status.TIME_LIMIT
+        cg_gap = common["extra"]["cg_gap"]
+        if how == "converged" or (how == "gap" and cg_gap is not None and cg_gap <= self.optimal_tol):
+            status = Status.OPTIMAL
+        else:  # stopped at the CG tolerance above the exactness one, or by the time limit
+            status = Status.FEASIBLE if how == "gap" else Status.TIME_LIMIT
         if v.integral:
             return self._times(self.price_and_branch(z, lb, lp_integral, common), build)
         if v.kind == "bound":
@@ -791,7 +801,7 @@ class ColumnGeneration:
         if self.limit is not None:
             remaining = max(self.limit - self.elapsed(), 1.0)
             m._opt("time_limit", float(m.h.getRunTime()) + remaining)
-        m._opt("mip_rel_gap", max(self.gap_tol, 1e-9))
+        m._opt("mip_rel_gap", self.optimal_tol)
         if "mip_abs_gap" not in self.options.raw:
             m._opt("mip_abs_gap", 0.0)
         m.h.run()
@@ -811,7 +821,7 @@ class ColumnGeneration:
         theta = x[m.theta_cols()]
         z = float(info.objective_function_value) * self.d.scale
         gap = (z - lb) / max(abs(z), 1e-9) if lb is not None else None
-        status = Status.OPTIMAL if gap is not None and gap <= max(self.gap_tol, 1e-9) else Status.FEASIBLE
+        status = Status.OPTIMAL if gap is not None and gap <= self.optimal_tol else Status.FEASIBLE
         return SolveResult(v.name, "colgen", status, objective=z, bound=lb, decision=self.decision(theta, True),
                            lp_relaxation=lp_value, lp_integral=lp_integral,
                            message="" if status == Status.OPTIMAL else "price-and-branch: gap to the CG bound", **common)
@@ -838,7 +848,7 @@ class ColumnGeneration:
                 bound = max(bound, lb)
             if res.status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT) and res.decision is not None:
                 gap = (res.objective - bound) / max(abs(res.objective), 1e-9) if bound is not None else None
-                status = Status.OPTIMAL if gap is not None and gap <= max(self.gap_tol, 1e-9) else Status.FEASIBLE
+                status = Status.OPTIMAL if gap is not None and gap <= self.optimal_tol else Status.FEASIBLE
                 return replace(res, backend="colgen", status=status, bound=bound, lp_relaxation=lp_value,
                                lp_integral=lp_integral, extra=extra, iterations=self.iterations,
                                message=f"price-and-branch found no integer solution over {len(self.master.columns)}"

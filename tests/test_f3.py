@@ -170,6 +170,23 @@ def test_milp_is_never_below_its_lp_and_price_and_branch_is_feasible(seed: int) 
             assert pab.status in (Status.OPTIMAL, Status.FEASIBLE)
             assert pab.objective >= milp.objective * (1 - REL) - 1e-9  # never better than the optimum
             check_decision(pab, inst, registry.get(f"F3-{split}-milp", "colgen"))
+            if pab.status == Status.OPTIMAL:  # "optimal" means exact, as for the arc-form MILP
+                assert pab.objective == pytest.approx(milp.objective, rel=1e-8, abs=1e-9)
+
+
+def test_colgen_optimal_means_exact_unless_a_gap_is_asked() -> None:
+    """500 jobs of the jobs sweep: price-and-branch ends within 1e-4 of the CG bound but not
+    within 1e-9, so it is feasible by default and optimal only when mip_gap allows that gap."""
+    from instances.defaults import MULTI_JOBS_LOAD
+    from instances.generate import generate
+
+    lo, hi = MULTI_JOBS_LOAD
+    inst = generate("hierarchical", name="sweep-500", seed=61, nodes=30, layers=10, jobs=500,
+                    rate_range=[lo / 500, hi / 500])
+    pab = registry.run(registry.get("F3-latency-milp", "colgen"), inst, SolverOptions())
+    assert pab.status == Status.FEASIBLE and 1e-9 < pab.gap <= 1e-4, (pab.status, pab.gap)
+    loose = registry.run(registry.get("F3-latency-milp", "colgen"), inst, SolverOptions(mip_gap=1e-4))
+    assert loose.status == Status.OPTIMAL and loose.gap <= 1e-4
 
 
 @settings(max_examples=6, **HYP)
