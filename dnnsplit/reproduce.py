@@ -53,7 +53,7 @@ FULL: tuple[Stage, ...] = (
     Stage("multi-job medium", ("multi-medium",), ("F3-latency-lp/highspy", "F3-latency-lp/colgen", "greedy/*", "dina/*"),
           repeat=1, time_limit=120),
     # T4/F4 (jobs sweep, arc vs path form, LP vs MILP) and the greedy/DINA rows of T6
-    Stage("multi-job jobs sweep", ("multi-jobs",), (*JOBS_SWEEP, "greedy/*", "dina/*"), repeat=1, time_limit=60),
+    Stage("multi-job jobs sweep", ("multi-jobs",), (*JOBS_SWEEP, "greedy/*", "dina/*"), repeat=1, time_limit=120),
     # T5/F5 (energy against accuracy target and deadline, with and without exit selection)
     Stage("early exits", ("exits",), EXIT_PAIRS, repeat=1, time_limit=60),
     # F3 (FIN gap and time against gamma) and the FIN rows of T6: the exact reference once, FIN three times
