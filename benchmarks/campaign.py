@@ -74,7 +74,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
 PRELOAD = (
     "numpy", "scipy.sparse", "scipy.sparse.csgraph", "scipy.stats", "networkx", "highspy", "pyomo.environ",
     "pyomo.contrib.solver.common.factory", "pyomo.contrib.solver.common.results",
-    "ortools.sat.python.cp_model", "ortools.graph.python.min_cost_flow",
+    "ortools.sat.python.cp_model", "ortools.graph.python.min_cost_flow", "numba",
 )
 MEMORY_HINTS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "Out of memory")
 

@@ -22,10 +22,11 @@ What lives here:
 - :func:`route_from_arc_path`, :func:`route_from_vertex_path`: arcs or vertices -> ``Route``.
 - :func:`layered_dijkstra`: the specialised label-setting pass that never materialises the
   layered graph: for l = 0..L one multi-source Dijkstra on G seeded with 0 at s (l = 0), else
-  label_{l-1}(n) + tau_{l,n} at every compute node n. Two implementations of that pass:
-  scipy's ``dijkstra`` from a super-source whose arc to n carries the seed (one CSR built per
-  call, its data overwritten per copy) and a heapq pass (faster below ~200 (i, j) pairs,
-  where scipy's ~50 us per-call overhead dominates); ``method="auto"`` picks by size.
+  label_{l-1}(n) + tau_{l,n} at every compute node n. Three implementations of that pass: a
+  binary-heap pass compiled by numba (``formulations._layered_jit``, the default when numba
+  imports); scipy's ``dijkstra`` from a super-source whose arc to n carries the seed (one CSR
+  built per call, its data overwritten per copy); and a heapq pass (faster than scipy below
+  ~200 (i, j) pairs, where scipy's ~50 us per-call overhead dominates).
   Memory O(|A| + L|N|): one parent per node and copy (int32), never O(L|A|).
 - :class:`SparseModel`, :func:`run_highs`, :func:`apply_highs_options`, :func:`highs_status`:
   an LP/MIP in array form solved by a fresh highspy object (shared by F1, F2 and others).
@@ -86,6 +87,7 @@ class BaseGraph:
         self.indptr = np.searchsorted(self.pair_tail, np.arange(n + 1)).astype(np.int32)
         # the link of each pair when there are no parallel links
         self.pair_link = self.link_order[self.group_start]
+        self._jit_arrays: tuple[np.ndarray, ...] | None = None
 
     def pair_weights(self, link_weights: np.ndarray) -> np.ndarray:
         """Cheapest weight per pair; ``link_weights`` has shape (..., |A|)."""
@@ -108,6 +110,21 @@ class BaseGraph:
         stop = self.group_start[p + 1] if p + 1 < self.num_pairs else self.num_links
         links = self.link_order[start:stop]
         return int(links[np.argmin(link_weights[links])])
+
+    def jit_arrays(self, network: Network) -> tuple[np.ndarray, ...]:
+        """The arrays the compiled pass reads (cached): indptr, pair heads, each pair's range
+        in the pair-sorted links, and the pair-sorted link ids, 1 / b_a and delta_a."""
+        if self._jit_arrays is None:
+            stop = np.append(self.group_start[1:], self.num_links)
+            order = self.link_order
+            # fresh writable copies: the compiled pass is typed for writable C arrays
+            self._jit_arrays = (
+                self.indptr.astype(np.int64), self.pair_head.astype(np.int64),
+                self.group_start.astype(np.int64), stop.astype(np.int64), order.astype(np.int64),
+                np.array(1.0 / network.bandwidth[order], dtype=np.float64),
+                np.array(network.delay[order], dtype=np.float64),
+            )
+        return self._jit_arrays
 
     def csr(self, weights: np.ndarray) -> sp.csr_array:
         """G as a scipy CSR matrix with per-pair ``weights`` (explicit zeros are edges)."""
@@ -442,6 +459,75 @@ def _all_copies_heap(base: BaseGraph, L: int, s: int, pair_weights: Callable[[in
     return dist
 
 
+LAYERED_DIJKSTRA_METHODS = ("jit", "heap", "scipy")
+_JIT_ERROR: str | None = None
+
+
+def jit_unavailable_reason() -> str:
+    """Why the compiled pass cannot run here ('' when it can)."""
+    jit_available()
+    return _JIT_ERROR or ""
+
+
+def jit_available() -> bool:
+    """Whether the numba-compiled pass (``formulations._layered_jit``) imports here."""
+    global _JIT_ERROR
+    if _JIT_ERROR is None:
+        try:
+            import formulations._layered_jit  # noqa: F401
+        except Exception as exc:  # numba missing or broken: the heap and scipy passes remain
+            _JIT_ERROR = f"{type(exc).__name__}: {exc}"
+        else:
+            _JIT_ERROR = ""
+    return _JIT_ERROR == ""
+
+
+_JIT_WARM = False
+
+
+def warm_up_jit() -> float:
+    """Import numba and compile (or load from numba's disk cache) the compiled pass once per
+    process, on a two-node graph, so that no solve time includes it. Returns the seconds spent
+    (0 when already done or when numba is unavailable)."""
+    global _JIT_WARM
+    if _JIT_WARM or not jit_available():
+        return 0.0
+    import time
+
+    from formulations._layered_jit import all_copies
+
+    t0 = time.perf_counter()
+    i64 = np.int64
+    all_copies(np.array([0, 1, 1], i64), np.array([1], i64), np.array([0], i64), np.array([1], i64),
+               np.array([0], i64), np.ones(1), np.zeros(1), np.zeros((0, 0)), np.ones(2), np.ones((1, 2)),
+               np.ones(2, dtype=np.bool_), 0, np.empty((2, 2), dtype=np.int32))
+    _JIT_WARM = True
+    return time.perf_counter() - t0
+
+
+def _all_copies_jit(base: BaseGraph, net: Network, L: int, s: int, sizes: np.ndarray, extra: np.ndarray | None,
+                    tau: np.ndarray, C: np.ndarray, parent: np.ndarray) -> np.ndarray | None:
+    """Every copy with the compiled pass; labels of copy L, or None when some copy has no
+    reached compute node (``parent`` filled as by the heap pass)."""
+    from formulations._layered_jit import all_copies
+
+    arrays = base.jit_arrays(net)
+    is_compute = np.zeros(net.num_nodes, dtype=np.bool_)
+    is_compute[C] = True
+    link_extra = np.zeros((0, 0)) if extra is None else _writable_c(extra)
+    ok, label = all_copies(*arrays, link_extra, _writable_c(sizes), _writable_c(tau), is_compute, int(s), parent)
+    return label if ok else None
+
+
+def _writable_c(x: np.ndarray) -> np.ndarray:
+    """``x`` as a C-contiguous, writable float64 array: numba compiles a separate version for
+    read-only arrays (an instance's arrays are read-only), which the warm-up would not cover."""
+    x = np.asarray(x)
+    if x.dtype == np.float64 and x.flags.c_contiguous and x.flags.writeable:
+        return x
+    return np.array(x, dtype=np.float64, order="C")
+
+
 def layered_dijkstra(
     instance: Instance,
     job_index: int = 0,
@@ -453,10 +539,12 @@ def layered_dijkstra(
 
     For copy l = 0..L: one multi-source Dijkstra on G with arc weight o_l / b_a + delta_a
     (+ link_extra[l]), seeded with label 0 at s (l = 0) or label_{l-1}(n) + tau_{l,n}
-    (+ node_extra[l-1, n]) at every compute node n. ``method``: "scipy" (a super-source vertex
+    (+ node_extra[l-1, n]) at every compute node n. ``method``: "jit" (the same binary-heap
+    pass compiled by numba, ``formulations._layered_jit``), "scipy" (a super-source vertex
     |N| carries the seeds as arc weights, ``scipy.sparse.csgraph.dijkstra``), "heap" (heapq,
-    faster on small graphs where scipy's per-call overhead dominates) or "auto" (heap when G
-    has at most ``HEAP_MAX_PAIRS`` (i, j) pairs). Keeps one parent per (copy, node) as int32.
+    faster than scipy on small graphs where scipy's per-call overhead dominates) or "auto"
+    (jit when numba imports, else heap when G has at most ``HEAP_MAX_PAIRS`` (i, j) pairs,
+    else scipy). Keeps one parent per (copy, node) as int32.
     Returns ``(cost, route)``; ``(inf, None)`` when the sink copy is unreachable.
     """
     net = instance.network
@@ -464,9 +552,11 @@ def layered_dijkstra(
     N = net.num_nodes
     base = base_graph(net)
     if method == "auto":
-        method = "heap" if base.num_pairs <= HEAP_MAX_PAIRS else "scipy"
-    if method not in ("scipy", "heap"):
-        raise ValueError(f"method must be 'auto', 'scipy' or 'heap', got {method!r}")
+        method = "jit" if jit_available() else "heap" if base.num_pairs <= HEAP_MAX_PAIRS else "scipy"
+    if method not in LAYERED_DIJKSTRA_METHODS:
+        raise ValueError(f"method must be 'auto' or one of {LAYERED_DIJKSTRA_METHODS}, got {method!r}")
+    if method == "jit" and not jit_available():
+        raise ValueError(f"method 'jit' needs numba, which does not import here: {_JIT_ERROR}")
     sizes = instance.model_of(job_index).tensor_sizes
     extra = None if link_extra is None else _check_extra(link_extra, (L + 1, net.num_links), "link_extra")
     if extra is None and not base.has_parallel:  # pair-ordered link data: no gather per copy
@@ -485,7 +575,11 @@ def layered_dijkstra(
     tau = compute_costs(instance, job_index, node_extra)
     C = net.compute_nodes
     parent = np.empty((L + 1, N), dtype=np.int32)
-    if method == "heap":
+    if method == "jit":
+        label = _all_copies_jit(base, net, L, s, sizes, extra, tau, C, parent)
+        if label is None:
+            return float("inf"), None
+    elif method == "heap":
         labels = _all_copies_heap(base, L, s, pair_weights, tau, C, parent)
         if labels is None:
             return float("inf"), None

@@ -369,7 +369,7 @@ def test_layered_dijkstra_with_extra_costs(seed, zero, parallel):
     dist = dijkstra(g.csr(inst.network), indices=g.source)  # the materialised graph
     comm = _layered.comm_costs(inst, 0, link_extra)
     tau = _layered.compute_costs(inst, 0, node_extra)
-    for method in ("scipy", "heap"):
+    for method in _layered.LAYERED_DIJKSTRA_METHODS:
         cost, route = _layered.layered_dijkstra(inst, 0, link_extra, node_extra, method=method)
         assert cost == pytest.approx(dist[g.sink], rel=1e-12)
         # the route's cost under the same extras equals the label
@@ -479,10 +479,26 @@ def test_cli_solve_json_and_list(tmp_path, capsys):
     assert main(["solve", str(path), "--formulation", "F1-weak", "--backend", "highspy", "--lp-algorithm", "ipm"]) == 2
 
 
-@pytest.mark.parametrize("method", ["scipy", "heap"])
+@pytest.mark.parametrize("method", _layered.LAYERED_DIJKSTRA_METHODS)
 def test_layered_dijkstra_unreachable(method):
     inst = instance_from_dict(unreachable_sink_dict())
     assert _layered.layered_dijkstra(inst, 0, method=method) == (math.inf, None)
+
+
+def test_layered_dijkstra_without_numba_falls_back(monkeypatch):
+    """Where numba does not import, the backend runs the Python pass and says so; asking for
+    the compiled pass explicitly is an error naming numba."""
+    inst = instance_from_dict(random_dict(np.random.default_rng(5), nodes=6, layers=4))
+    compiled = registry.run(registry.get("F2", "layered-dijkstra"), inst)
+    assert "numba" in compiled.solver
+    monkeypatch.setattr(_layered, "_JIT_ERROR", "ModuleNotFoundError: No module named 'numba'")
+    assert not _layered.jit_available()
+    with pytest.raises(ValueError, match="numba"):
+        _layered.layered_dijkstra(inst, 0, method="jit")
+    fallback = registry.run(registry.get("F2", "layered-dijkstra"), inst)
+    assert "numba" not in fallback.solver and "numba" in fallback.extra["jit_unavailable"]
+    assert fallback.objective == pytest.approx(compiled.objective, rel=1e-12)
+    assert fallback.evaluated_objective == pytest.approx(fallback.objective, rel=1e-9)
 
 
 @pytest.mark.parametrize(
