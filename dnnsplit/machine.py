@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 # Packages whose versions matter for a measurement (distribution names).
-PACKAGES = ("dnnsplit", "numpy", "scipy", "highspy", "ortools", "pyomo", "networkx", "pandas", "matplotlib", "pytest-benchmark")
+PACKAGES = ("dnnsplit", "numpy", "scipy", "highspy", "ortools", "pyomo", "networkx", "numba", "pandas", "matplotlib", "pytest-benchmark")
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
