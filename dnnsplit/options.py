@@ -39,6 +39,11 @@ class SolverOptions:
         if self.lp_algorithm is not None and self.lp_algorithm not in LP_ALGORITHMS:
             raise UnsupportedOption(f"lp_algorithm must be one of {LP_ALGORITHMS}, got {self.lp_algorithm!r}")
 
+    @property
+    def mip_rel_gap(self) -> float:
+        """The relative gap an exact MILP backend runs to: ``mip_gap``, else EXACT_REL_GAP."""
+        return EXACT_REL_GAP if self.mip_gap is None else float(self.mip_gap)
+
     def set_names(self) -> set[str]:
         """Options that differ from their defaults (threads=1 and seed=0 count as unset)."""
         default = SolverOptions()

@@ -729,7 +729,7 @@ def apply_highs_options(h: Any, options: "SolverOptions", *, mip: bool) -> None:
     """Map SolverOptions onto a highspy.Highs object; unknown raw names raise UnsupportedOption.
 
     MILPs: ``mip_rel_gap`` = ``mip_gap`` or EXACT_REL_GAP, ``mip_abs_gap`` = 0 (before ``raw``)."""
-    from dnnsplit.options import EXACT_REL_GAP, UnsupportedOption
+    from dnnsplit.options import UnsupportedOption
 
     def put(name: str, value: object) -> None:
         import highspy
@@ -743,7 +743,7 @@ def apply_highs_options(h: Any, options: "SolverOptions", *, mip: bool) -> None:
     if options.time_limit is not None:
         put("time_limit", float(options.time_limit))
     if mip:  # exact unless a gap is asked for; raw may still override both
-        put("mip_rel_gap", EXACT_REL_GAP if options.mip_gap is None else float(options.mip_gap))
+        put("mip_rel_gap", options.mip_rel_gap)
         put("mip_abs_gap", 0.0)
     if options.lp_algorithm is not None:
         put("solver", options.lp_algorithm)

@@ -62,7 +62,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.sparse as sp
 
-from dnnsplit.options import EXACT_REL_GAP, SolverOptions, UnsupportedOption
+from dnnsplit.options import SolverOptions, UnsupportedOption
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
 from formulations._layered import (
@@ -423,7 +423,7 @@ def _solve_pyomo(variant: str) -> Callable[[Instance, SolverOptions], SolveResul
         import pyomo.environ as pyo
         from pyomo.contrib.solver.common.results import TerminationCondition
 
-        from formulations.f2_layered import _pyomo_highs, pyomo_iterations, pyomo_nodes
+        from formulations.f2_layered import _pyomo_highs, _pyomo_solver_options, pyomo_iterations, pyomo_nodes
 
         t0 = time.perf_counter()
         d = f1_data(instance)
@@ -435,8 +435,7 @@ def _solve_pyomo(variant: str) -> Callable[[Instance, SolverOptions], SolveResul
         opt = _pyomo_highs()
         kwargs: dict[str, Any] = dict(
             load_solutions=False, raise_exception_on_nonoptimal_result=False, time_limit=options.time_limit,
-            threads=options.threads, rel_gap=EXACT_REL_GAP if options.mip_gap is None else options.mip_gap,
-            abs_gap=0.0, solver_options={"random_seed": int(options.seed), **options.raw},
+            threads=options.threads, solver_options=_pyomo_solver_options(options, mip=True),
         )
         t1 = time.perf_counter()
         res = opt.solve(m, **kwargs)

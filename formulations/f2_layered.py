@@ -282,8 +282,13 @@ def _pyomo_highs() -> Any:
 
 
 def _pyomo_solver_options(options: SolverOptions, *, mip: bool) -> dict[str, Any]:
-    """HiGHS options passed through Pyomo (the generic ones go through Pyomo's own config)."""
+    """HiGHS options passed through Pyomo (the generic ones go through Pyomo's own config).
+
+    MILPs: ``mip_rel_gap`` = ``options.mip_rel_gap`` and ``mip_abs_gap`` = 0, as
+    ``apply_highs_options`` sets them for highspy; ``raw`` comes last and may override them."""
     out: dict[str, Any] = {"random_seed": int(options.seed)}
+    if mip:
+        out.update(mip_rel_gap=options.mip_rel_gap, mip_abs_gap=0.0)
     if options.lp_algorithm is not None:
         out["solver"] = options.lp_algorithm
         if options.lp_algorithm == "ipm":

@@ -67,7 +67,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.sparse as sp
 
-from dnnsplit.options import EXACT_REL_GAP, SolverOptions
+from dnnsplit.options import SolverOptions
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
 from formulations._f3_common import VARIANTS, F3Data, Template, Variant, infeasible_result, route_from_arcs
@@ -730,13 +730,9 @@ def _solve_pyomo(variant: Variant) -> Callable[[Instance, SolverOptions], SolveR
         opt = _pyomo_highs()
 
         def run(model: Any) -> Any:
-            kw: dict[str, Any] = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                                      threads=options.threads, time_limit=options.time_limit,
-                                      solver_options=_pyomo_solver_options(options, mip=variant.integral))
-            if variant.integral:
-                kw["rel_gap"] = EXACT_REL_GAP if options.mip_gap is None else options.mip_gap
-                kw["solver_options"] = {"mip_abs_gap": 0.0, **kw["solver_options"]}
-            return opt.solve(model, **kw)
+            return opt.solve(model, load_solutions=False, raise_exception_on_nonoptimal_result=False,
+                             threads=options.threads, time_limit=options.time_limit,
+                             solver_options=_pyomo_solver_options(options, mip=variant.integral))
 
         t1 = time.perf_counter()
         res = run(m)

@@ -335,7 +335,7 @@ class ColumnGeneration:
         self.limit = options.time_limit
         self.gap_tol = DEFAULT_GAP if options.mip_gap is None else float(options.mip_gap)  # when CG stops
         # what "optimal" means: the gap asked for, else exact (as for every MILP backend)
-        self.optimal_tol = EXACT_REL_GAP if options.mip_gap is None else max(float(options.mip_gap), EXACT_REL_GAP)
+        self.optimal_tol = max(options.mip_rel_gap, EXACT_REL_GAP)
         self.d = F3Data(instance, variant)
         self.pricer = Pricer(self.d)
         self.master = Master(self.d, options)
