@@ -183,6 +183,16 @@ def _run_method(inst: Any, method: str) -> tuple[float, dict]:
     return float(dist[g.sink]), {"build": t1 - t0, "solve": time.perf_counter() - t1}
 
 
+def _warm_caches(inst: Any) -> None:
+    """What every method shares and no call should be charged for: the base graph and tau
+    table of ``inst`` (cached per instance) and the numba pass (compiled once per process)."""
+    from formulations import _layered
+
+    _layered.base_graph(inst.network)
+    inst.compute_time(inst.models[0])
+    _layered.warm_up_jit()
+
+
 def _proc_status(field: str) -> int:
     """A memory field of /proc/self/status in bytes (Linux)."""
     with open("/proc/self/status") as fh:
@@ -193,13 +203,10 @@ def _proc_status(field: str) -> int:
 
 
 def _child_rss(method: str, path: str, queue: Any) -> None:
-    from formulations import _layered
     from instances.io import load
 
     inst = load(path)
-    _layered.base_graph(inst.network)
-    inst.compute_time(inst.models[0])
-    _layered.warm_up_jit()
+    _warm_caches(inst)
     with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM) to the current RSS
         fh.write("5")
     before = _proc_status("VmRSS")
@@ -223,16 +230,13 @@ def rss_growth(method: str, path: str) -> dict:
 def part2(repeats: int) -> dict:
     import tempfile
 
-    from formulations import _layered
     from instances.io import save
 
     inst = _large_instance()
     path = os.path.join(tempfile.mkdtemp(prefix="speed_single_"), "large.json")
     save(inst, path)
 
-    _layered.base_graph(inst.network)  # warm caches shared by every method
-    inst.compute_time(inst.models[0])
-    _layered.warm_up_jit()  # numba import and compilation, once per process
+    _warm_caches(inst)
     out: dict[str, Any] = {"instance": LARGE, "sizes": inst.sizes, "methods": {}}
     for method in (*LAYERED_METHODS, "materialised-scipy"):
         runs = [_run_method(inst, method) for _ in range(repeats if method != "layered-heap" else max(1, repeats // 2))]

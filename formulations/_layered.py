@@ -548,7 +548,7 @@ def layered_dijkstra(
     Returns ``(cost, route)``; ``(inf, None)`` when the sink copy is unreachable.
     """
     net = instance.network
-    s, t, L, _, _ = job_data(instance, job_index)
+    s, t, L, sizes, _ = job_data(instance, job_index)
     N = net.num_nodes
     base = base_graph(net)
     if method == "auto":
@@ -557,7 +557,6 @@ def layered_dijkstra(
         raise ValueError(f"method must be 'auto' or one of {LAYERED_DIJKSTRA_METHODS}, got {method!r}")
     if method == "jit" and not jit_available():
         raise ValueError(f"method 'jit' needs numba, which does not import here: {_JIT_ERROR}")
-    sizes = instance.model_of(job_index).tensor_sizes
     extra = None if link_extra is None else _check_extra(link_extra, (L + 1, net.num_links), "link_extra")
     if extra is None and not base.has_parallel:  # pair-ordered link data: no gather per copy
         inv_b_p, delay_p = 1.0 / net.bandwidth[base.pair_link], net.delay[base.pair_link]
