@@ -77,8 +77,8 @@ def _cases(cfg: BenchConfig) -> tuple[list[Any], str | None]:
     """pytest params, or none and the reason."""
     import fnmatch
 
-    from benchmarks.campaign import CampaignError, resolve_sets
-    from dnnsplit import registry
+    from dnnsplit import catalogue as registry
+    from dnnsplit.campaign.tasks import CampaignError, resolve_sets
 
     try:
         entries = resolve_sets(cfg.sets, None, cfg.max_instances)

@@ -1,7 +1,8 @@
 """The ``dnnsplit`` command: generate, validate, show, solve, bench, tables.
 
-Subcommands whose logic lives elsewhere are wired through two functions in their own module,
-``add_arguments(parser)`` and ``run_cli(args) -> int``, imported only when used.
+The one command line, above everything it calls. Subcommands whose logic lives elsewhere are
+wired through two functions in their own module, ``add_arguments(parser)`` and
+``run_cli(args) -> int``, imported only when used.
 Every expected failure (bad instance, bad option, unknown backend) prints one line to stderr
 and exits non-zero; no traceback reaches the user.
 """
@@ -12,14 +13,14 @@ import argparse
 import importlib
 import json
 import sys
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 from dnnsplit.options import UnsupportedOption
 
 # subcommand -> (module with add_arguments/run_cli, help)
 DELEGATED = {
-    "generate": ("instances.generate", "generate instances (one family or a named default set)"),
-    "bench": ("benchmarks.campaign", "run a benchmark campaign, one process per solve"),
+    "bench": ("dnnsplit.campaign.cli", "run a benchmark campaign, one process per solve"),
     "tables": ("dnnsplit.tables", "turn results into tables and plots"),
 }
 
@@ -77,7 +78,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
-    from dnnsplit import registry
+    from dnnsplit import catalogue as registry
     from dnnsplit.options import SolverOptions
     from dnnsplit.results import Status
 
@@ -132,6 +133,79 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     return 0 if result.status not in (Status.ERROR, Status.MEMORY_OUT) else 1
 
 
+def _generate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``dnnsplit generate``."""
+    from instances.generate import FAMILIES
+
+    parser.add_argument("family", nargs="?", help=f"one of {', '.join(FAMILIES)}")
+    parser.add_argument("--seed", type=int, default=0, help="seed of numpy default_rng (default 0)")
+    parser.add_argument("--nodes", type=int, default=20, help="nodes (grid: rounded to a rectangle; zoo: ignored)")
+    parser.add_argument("--layers", type=int, default=10, help="layers of a synthetic model (profiles keep theirs)")
+    parser.add_argument("--jobs", type=int, default=1, help="number of jobs (default 1)")
+    parser.add_argument("--model", default="synthetic", help="'synthetic' or a measured profile name")
+    parser.add_argument("--name", help="instance name (default: descriptive)")
+    parser.add_argument("--param", "-p", action="append", default=[], metavar="K=V",
+                        help="extra parameter; V is parsed as JSON when it can be (e.g. exits=2, models='[\"alexnet\"]')")
+    parser.add_argument("--zoo-file", help="a Topology Zoo .gml file (family zoo)")
+    parser.add_argument("--zoo-archive", help="the Topology Zoo archive (family zoo, with --zoo-name)")
+    parser.add_argument("--zoo-name", help="network name inside --zoo-archive, e.g. Abilene")
+    parser.add_argument("--default-set", help="write a named default set (or 'all') to the --out directory")
+    parser.add_argument("--out", "-o", help="output file (one instance) or directory (--default-set); default stdout")
+
+
+def _parse_params(items: list[str], error: type[Exception]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise error(f"--param expects K=V, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    """``dnnsplit generate``: one instance, or a default set; errors are one line, exit 2."""
+    from instances.generate import FAMILIES, GenerationError, generate
+    from instances.io import InstanceError, dumps, save
+
+    try:
+        if args.default_set:
+            from instances.defaults import SET_NAMES, write_default_sets
+
+            if args.family:
+                raise GenerationError("give either FAMILY or --default-set, not both")
+            if not args.out:
+                raise GenerationError("--default-set needs --out DIR")
+            sets = list(SET_NAMES) if args.default_set == "all" else [args.default_set]
+            paths = write_default_sets(Path(args.out), sets)
+            print(f"wrote {len(paths)} instances under {args.out}")
+            return 0
+        if not args.family:
+            raise GenerationError("give FAMILY or --default-set NAME")
+        params = _parse_params(args.param, GenerationError)
+        for key in ("zoo_file", "zoo_archive", "zoo_name"):
+            if getattr(args, key) is not None:
+                params[key] = getattr(args, key)
+        inst = generate(args.family, seed=args.seed, nodes=args.nodes, model=args.model, layers=args.layers,
+                        jobs=args.jobs, name=args.name, **params)
+        if args.out:
+            save(inst, args.out)
+            print(f"wrote {args.out} ({inst.name}, hash {inst.hash})")
+        else:
+            sys.stdout.write(dumps(inst))
+        return 0
+    except InstanceError as err:
+        print(f"dnnsplit generate: error: generated instance is invalid: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # GenerationError, TopologyError, ModelSpecError
+        print(f"dnnsplit generate: error: {err}", file=sys.stderr)
+        return 2
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dnnsplit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,11 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-jobs", type=int, default=10)
     p.set_defaults(func=_cmd_show)
 
+    p = sub.add_parser("generate", help="generate instances (one family or a named default set)")
+    _generate_arguments(p)
+    p.set_defaults(func=_cmd_generate)
+
     p = sub.add_parser("solve", help="solve an instance with one (formulation, backend) pair")
     p.add_argument("instance", nargs="?")
     p.add_argument("--formulation", "-f")
     p.add_argument("--backend", "-b")
-    p.add_argument("--time-limit", type=float)
+    p.add_argument("--time-limit", type=float, help="wall-clock seconds of the whole solve, model build included")
     p.add_argument("--mip-gap", type=float, help="relative gap, a fraction")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)

@@ -1,11 +1,19 @@
-"""Solver options in one place, checked against what each backend accepts.
+"""Solver options in one place, checked against what each backend accepts, and the solve clock.
 
 A backend declares the option names it honours (``SolverSpec.accepts``). Setting an option a
-backend does not accept raises :class:`UnsupportedOption`: nothing is silently ignored.
+backend does not accept raises :class:`UnsupportedOption`: nothing is silently ignored. Each
+solver adapter (``dnnsplit/solvers/``) maps the options onto its library in one place.
+
+``time_limit`` has one meaning for every backend: wall-clock seconds from the start of the
+backend's solve call, model build and any auxiliary solve (an LP relaxation, start heuristics,
+a fallback) included. A backend starts a :class:`Clock` first thing and hands the time left to
+every solver call it makes; loops check ``clock.expired()``. A run that ends after its limit
+is reported as ``time_limit`` whatever it found (``dnnsplit.results.finalise``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable
 
@@ -22,7 +30,7 @@ class UnsupportedOption(ValueError):
 
 @dataclass(frozen=True)
 class SolverOptions:
-    time_limit: float | None = None  # seconds of solve time
+    time_limit: float | None = None  # wall-clock seconds of the whole backend call (build included)
     mip_gap: float | None = None  # relative gap, a fraction (0.01 = 1 %); None: exact (EXACT_REL_GAP)
     threads: int = 1  # one thread by default, for fair timing
     seed: int = 0
@@ -44,6 +52,10 @@ class SolverOptions:
         """The relative gap an exact MILP backend runs to: ``mip_gap``, else EXACT_REL_GAP."""
         return EXACT_REL_GAP if self.mip_gap is None else float(self.mip_gap)
 
+    def clock(self) -> "Clock":
+        """A clock started now, with this time limit (a backend's first step)."""
+        return Clock(self.time_limit)
+
     def set_names(self) -> set[str]:
         """Options that differ from their defaults (threads=1 and seed=0 count as unset)."""
         default = SolverOptions()
@@ -64,3 +76,29 @@ class SolverOptions:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+class Clock:
+    """Wall clock of one backend call against its time limit (``None``: no limit)."""
+
+    def __init__(self, time_limit: float | None = None) -> None:
+        self.start = time.perf_counter()
+        self.limit = None if time_limit is None else float(time_limit)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def remaining(self) -> float | None:
+        """Seconds left (may be <= 0), or None without a limit."""
+        return None if self.limit is None else self.limit - self.elapsed()
+
+    def expired(self) -> bool:
+        return self.limit is not None and self.elapsed() >= self.limit
+
+    def share_expired(self, share: float) -> bool:
+        """Whether ``share`` of the limit is used up (for phases that keep time for later ones)."""
+        return self.limit is not None and self.elapsed() >= share * self.limit
+
+    def budget(self, floor: float = 0.0) -> float | None:
+        """Seconds a solver call may take now: what is left, at least ``floor`` (None: no limit)."""
+        left = self.remaining()
+        return None if left is None else max(left, floor)

@@ -1,15 +1,18 @@
 """The registry of (formulation, backend) pairs that the CLI, tests and benchmarks iterate over.
 
-Adding a backend is one :func:`register` call in its module (imported by
-``formulations/__init__.py``); tests and benchmarks parametrise over :func:`specs`, so no test
-edits are needed. Extra modules (for example test-only backends) can be registered by naming
-them in the environment variable ``DNNSPLIT_PLUGINS`` (comma-separated module names).
+A module that provides a backend calls :func:`register` at import time; the registry itself
+imports no formulation (imports point down): ``dnnsplit.catalogue`` imports every registering
+module, and is what the CLI, the campaign, the tests and the benchmarks import. Adding a
+backend is one :func:`register` call in its module (plus its name in the catalogue for a new
+module); tests and benchmarks parametrise over :func:`specs`, so no test edits are needed.
+
+:func:`run` is the one way a solve is called: it checks the options, times the backend call,
+stamps the pair's names on the result and finalises it with the evaluator (including the one
+meaning of ``time_limit``, see ``dnnsplit.options``).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 import time
 import tracemalloc
 from dataclasses import dataclass, field
@@ -29,12 +32,12 @@ KINDS = ("exact", "heuristic", "bound")
 class SolverSpec:
     """One registered way to solve one formulation."""
 
-    formulation: str  # e.g. "F1-weak", "F2", "F3-latency", "two-way-split"
-    backend: str  # e.g. "highspy", "pyomo-highs", "cpsat", "ortools-mcf"
+    formulation: str  # e.g. "F1-weak", "F2", "F3-latency-milp", "two-way-split"
+    backend: str  # e.g. "highspy", "pyomo-highs", "cpsat", "scip", "ortools-mcf"
     solve: SolveFn
     problem: str  # "single": solves jobs[0] alone, uncapacitated; "multi": all jobs, shared capacity
     objective: str  # name understood by instances.evaluate.Evaluation.objective
-    accepts: frozenset[str] = frozenset()  # SolverOptions names the backend honours
+    accepts: frozenset[str] = frozenset({"time_limit"})  # SolverOptions names the backend honours
     kind: str = "exact"  # "exact", "heuristic" (feasible, no proof) or "bound" (LP/CG bound)
     capacitated: bool = False  # decisions must respect C1/C2 (checked by the evaluator)
     memory: bool = False  # decisions must respect C3
@@ -42,12 +45,20 @@ class SolverSpec:
     description: str = ""
     max_layered_arcs: int | None = None  # benchmarks skip larger instances (too slow to be useful)
     tags: frozenset[str] = field(default_factory=frozenset)
+    # which formulation a heuristic's gap is measured against (its exact counterpart)
+    reference: str | None = None
+    # the formulation whose optimum is this MILP's LP relaxation (T2, T4, T6's bounds)
+    relaxation: str | None = None
+    # once per process, before any clock starts (a JIT compilation, as a library's import)
+    prepare: Callable[[], object] | None = None
 
     def __post_init__(self) -> None:
         if self.problem not in PROBLEMS:
             raise ValueError(f"{self.key}: problem must be one of {PROBLEMS}")
         if self.kind not in KINDS:
             raise ValueError(f"{self.key}: kind must be one of {KINDS}")
+        # every backend accepts the time limit (its meaning: dnnsplit.options)
+        object.__setattr__(self, "accepts", frozenset(self.accepts) | {"time_limit"})
 
     @property
     def key(self) -> str:
@@ -71,15 +82,8 @@ def register(spec: SolverSpec) -> SolverSpec:
     return spec
 
 
-def load_all() -> None:
-    """Import every module that registers specs (idempotent)."""
-    importlib.import_module("formulations")
-    for name in filter(None, (s.strip() for s in os.environ.get("DNNSPLIT_PLUGINS", "").split(","))):
-        importlib.import_module(name)
-
-
 def specs(problem: str | None = None, kind: str | None = None) -> list[SolverSpec]:
-    load_all()
+    """Registered specs (import ``dnnsplit.catalogue`` first to have them all), sorted by key."""
     return [
         s
         for s in sorted(_REGISTRY.values(), key=lambda s: s.key)
@@ -88,9 +92,10 @@ def specs(problem: str | None = None, kind: str | None = None) -> list[SolverSpe
 
 
 def get(formulation: str, backend: str) -> SolverSpec:
-    load_all()
     key = f"{formulation}/{backend}"
     if key not in _REGISTRY:
+        if not _REGISTRY:
+            raise KeyError(f"no pair is registered: import dnnsplit.catalogue before asking for {key!r}")
         known = ", ".join(sorted(_REGISTRY))
         raise KeyError(f"no backend {backend!r} for formulation {formulation!r}; registered pairs: {known}")
     return _REGISTRY[key]
@@ -105,6 +110,8 @@ def run(spec: SolverSpec, instance: Instance, options: SolverOptions | None = No
     """
     options = options or SolverOptions()
     options.check(spec.backend, spec.accepts)
+    if spec.prepare is not None:
+        spec.prepare()
     if trace_memory:
         tracemalloc.start()
     start = time.perf_counter()
@@ -113,17 +120,26 @@ def run(spec: SolverSpec, instance: Instance, options: SolverOptions | None = No
     except UnsupportedOption:
         raise
     except MemoryError:
-        result = SolveResult(spec.formulation, spec.backend, Status.MEMORY_OUT, message="MemoryError")
+        result = SolveResult(status=Status.MEMORY_OUT, message="MemoryError")
     except Exception as err:  # noqa: BLE001 - recorded, not hidden
-        result = SolveResult(spec.formulation, spec.backend, Status.ERROR, message=f"{type(err).__name__}: {err}")
+        result = SolveResult(status=Status.ERROR, message=f"{type(err).__name__}: {err}")
     finally:
         wall = time.perf_counter() - start
         if trace_memory:
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
+    return complete(spec, result, instance, options, wall, peak if trace_memory else None)
+
+
+def complete(spec: SolverSpec, result: SolveResult, instance: Instance, options: SolverOptions, wall: float,
+             peak_memory: int | None = None) -> SolveResult:
+    """Stamp the pair's names, options and timing on a backend's result and finalise it (also
+    used by the pytest-benchmark suite, which times ``spec.solve`` itself)."""
+    result.formulation, result.backend = spec.formulation, spec.backend
     result.wall_time = wall
     result.objective_name = spec.objective
     result.options = options.to_dict()
-    if trace_memory:
-        result.peak_memory = peak
-    return finalise(result, instance, capacitated=spec.capacitated, memory=spec.memory, deadlines=spec.deadlines)
+    if peak_memory is not None:
+        result.peak_memory = peak_memory
+    return finalise(result, instance, capacitated=spec.capacitated, memory=spec.memory, deadlines=spec.deadlines,
+                    time_limit=options.time_limit)

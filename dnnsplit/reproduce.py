@@ -76,7 +76,7 @@ QUICK: tuple[Stage, ...] = (
 
 
 def _tasks(stage: Stage, instances_dir: Path, settings: object) -> tuple[list, list[str]]:
-    from benchmarks.campaign import CampaignError, plan, resolve_sets, select_pairs
+    from dnnsplit.campaign.tasks import CampaignError, plan, resolve_sets, select_pairs
 
     notes = []
     specs = []
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     args = parser.parse_args(argv)
 
-    from benchmarks.campaign import CampaignError, Settings, parse_memory, run_campaign
+    from dnnsplit.campaign import CampaignError, Settings, parse_memory, run_campaign
     from dnnsplit import tables
     from instances.defaults import write_default_sets
 

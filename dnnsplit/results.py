@@ -1,8 +1,13 @@
 """One solver-neutral result record for every (formulation, backend) pair (DESIGN.md section 6).
 
-A backend fills a :class:`SolveResult`; :func:`finalise` then recomputes the objective from the
-decision with the instance's own evaluator (``evaluated_objective``) and the suite's gap
-(``|obj - bound| / max(|obj|, 1e-9)``), so no backend reports its own word alone.
+A backend fills a :class:`SolveResult` (keyword fields; the registry stamps the formulation and
+backend names on it); :func:`finalise` then recomputes the objective from the decision with the
+instance's own evaluator (``evaluated_objective``), applies the one meaning of the time limit,
+and computes the suite's gap, so no backend reports its own word alone.
+
+The two gap formulas of the suite live here and nowhere else: :func:`relative_gap` (an
+objective against its proven bound, DESIGN.md section 6) and :func:`excess` (a value against a
+reference optimum or bound: heuristic gaps, LP-relaxation gaps, excess over the LP optimum).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any, Mapping
 from instances.evaluate import Decision, InfeasibleDecision, capacity_violations, decision_to_json, evaluate
 from instances.model import Instance
 
+GAP_FLOOR = 1e-9  # denominators of both gap formulas are at least this
+
 
 class Status(str, enum.Enum):
     OPTIMAL = "optimal"
@@ -27,18 +34,30 @@ class Status(str, enum.Enum):
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """|objective - bound| / max(|objective|, 1e-9); None when either is missing or infinite."""
     if objective is None or bound is None or not math.isfinite(objective) or not math.isfinite(bound):
         return None
-    return abs(objective - bound) / max(abs(objective), 1e-9)
+    return abs(objective - bound) / max(abs(objective), GAP_FLOOR)
+
+
+def excess(value: float, reference: float) -> float:
+    """Signed relative excess of ``value`` over ``reference``: (value - ref) / max(|ref|, 1e-9).
+
+    A heuristic's gap to the optimum, a MILP's excess over its LP optimum, a weak LP's distance
+    below the optimum (then negative). Works elementwise on numpy arrays and pandas Series too.
+    """
+    import numpy as np
+
+    return (value - reference) / np.maximum(np.abs(reference), GAP_FLOOR)
 
 
 @dataclass
 class SolveResult:
     """What one solve returns. Times in seconds, memory in bytes."""
 
-    formulation: str
-    backend: str
-    status: Status
+    formulation: str = ""  # stamped by the registry
+    backend: str = ""  # stamped by the registry
+    status: Status = Status.ERROR
     objective: float | None = None  # as reported by the backend
     bound: float | None = None  # best proven bound (equals objective when optimal)
     decision: Decision | None = None
@@ -69,10 +88,11 @@ class SolveResult:
         return d
 
     def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), default=_json_default, **kwargs)
+        return json.dumps(self.to_dict(), default=json_default, **kwargs)
 
 
-def _json_default(x: Any) -> Any:
+def json_default(x: Any) -> Any:
+    """JSON for numpy scalars and arrays and enums (records, campaign files)."""
     import numpy as np
 
     if isinstance(x, np.generic):
@@ -84,9 +104,26 @@ def _json_default(x: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
-def lp_relaxation_gap(result: SolveResult) -> float | None:
-    """(optimum - LP relaxation) / optimum: how far the relaxation sits below the optimum."""
-    return relative_gap(result.objective, result.lp_relaxation)
+_json_default = json_default  # older name, used by campaign files and tests
+
+
+ENDED = (Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE)
+
+
+def apply_time_limit(result: SolveResult, time_limit: float | None) -> SolveResult:
+    """A run whose wall time passed ``time_limit`` is a time-limit run, whatever it found.
+
+    Its incumbent and bound are kept; the message says by how much it overran. This is the
+    one place where the meaning of the limit (wall clock of the whole backend call, DESIGN.md
+    section 6) is enforced, so a backend that cannot stop inside one library call (a single
+    scipy Dijkstra, a network simplex) is counted as every other.
+    """
+    if time_limit is None or result.wall_time <= time_limit or result.status not in ENDED:
+        return result
+    note = f"ended after the time limit ({result.wall_time:.3g} s > {time_limit:g} s) as {result.status.value}"
+    result.message = f"{note}; {result.message}" if result.message else note
+    result.status = Status.TIME_LIMIT
+    return result
 
 
 def finalise(
@@ -96,8 +133,10 @@ def finalise(
     capacitated: bool = False,
     memory: bool = False,
     deadlines: bool = False,
+    time_limit: float | None = None,
 ) -> SolveResult:
-    """Fill instance id/hash, recompute the objective with the evaluator and compute the gap.
+    """Fill instance id/hash, recompute the objective with the evaluator, apply the time limit,
+    and compute the gap.
 
     A decision the evaluator refuses (or that breaks a capacity the formulation claims to
     respect) turns the result into an error: a wrong answer is never reported as a solution.
@@ -118,12 +157,9 @@ def finalise(
             return replace(result, status=Status.ERROR, message=f"decision refused by the evaluator: {err}")
     if result.status == Status.OPTIMAL and result.bound is None:
         result.bound = result.objective
+    apply_time_limit(result, time_limit)
     result.gap = relative_gap(result.objective, result.bound)
     return result
-
-
-def error_result(formulation: str, backend: str, message: str, **kwargs: Any) -> SolveResult:
-    return SolveResult(formulation, backend, Status.ERROR, message=message, **kwargs)
 
 
 def result_from_dict(d: Mapping[str, Any]) -> SolveResult:

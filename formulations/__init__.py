@@ -1,13 +1,3 @@
-"""Formulations and their backends.
-
-Importing this package imports every module in it; each module registers its (formulation,
-backend) pairs with :func:`dnnsplit.registry.register` at import time, so adding a backend is
-one new module (or one more ``register`` call) and nothing else.
-"""
-
-import importlib
-import pkgutil
-
-for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")
+"""Formulations: F1 (assignment MILP), F2 (layered-graph flow), F3 (multi-job capacitated flow,
+arc and path forms). Each module writes its maths in its docstring and registers its
+(formulation, backend) pairs; ``dnnsplit.catalogue`` imports them all."""

@@ -3,7 +3,7 @@ r"""F1: the single-job assignment MILP (DESIGN.md section 3, F1), weak and aggre
 Data for job j (model with layers 1..L, source s, sink t): C = compute nodes (c_n > 0);
 tau_{l,n} = compute time of layer l on n; D^l_{ik} = shortest transfer time of o_l from i to k
 (arc weight o_l / b_a + delta_a; one all-pairs table per distinct tensor size, because with
-delta > 0 the best path depends on o_l; ``_layered.TransferTables``). D^l_{ii} = 0.
+delta > 0 the best path depends on o_l; ``dnnsplit.graph.shortest.TransferTables``). D^l_{ii} = 0.
 
 Variables: x_{l,n} in {0,1} for l = 1..L and n in C (layer l runs on n); fixed
 x_{0,s} = 1 and x_{L+1,t} = 1 (constants, substituted in the array models; fixed variables in
@@ -34,22 +34,23 @@ that route (the solver's own value is kept in ``extra["solver_objective"]``); an
 with y above the product of its x values therefore reports its true, lower, latency.
 
 Backends:
+- one per array backend of ``dnnsplit.solvers`` (``highspy``, ``scip``): the model from scipy
+  sparse arrays (``ArrayBuilder``), LP relaxation by the same backend with integrality dropped.
 - ``pyomo-highs``: the readable reference model (Pyomo, fixed x_{0,s}, x_{L+1,t}); HiGHS via
-  ``pyomo.contrib.solver`` ('highs'); LP relaxation by ``core.relax_integer_vars``.
-- ``highspy``: the same model from scipy sparse arrays (``Highs.passModel``).
-- ``cpsat``: OR-Tools CP-SAT (x and y Boolean; y Boolean is exact because y = x x at every
-  integral optimum). Objective coefficients are round(scale * cost) with scale the largest power
-  of two keeping scale * (an upper bound on any solution's cost) <= 2^40. A solution uses at
-  most 2L+1 cost terms, each off by <= 1/(2 scale), so the decision returned is within
-  ``extra["scaling_error_bound"]`` = (2L+1)/scale of the true optimum; the reported bound is
-  the CP-SAT bound / scale - (2L+1)/(2 scale). LP relaxation via highspy on the array model.
+  ``dnnsplit.solvers.pyomo_highs``; LP relaxation by ``core.relax_integer_vars``.
+- ``cpsat``: OR-Tools CP-SAT (``dnnsplit.solvers.cpsat``; x and y Boolean: y Boolean is exact
+  because y = x x at every integral optimum). Integer-scaled costs with cost bound = the sum over
+  layers of the largest tau plus the sum over stages of the largest finite D; a solution uses at
+  most 2L+1 cost terms, so the decision returned is within ``extra["scaling_error_bound"]`` =
+  (2L+1)/scale of the true optimum. LP relaxation via the HiGHS array backend.
 
-Exactness: unless ``mip_gap`` is given, HiGHS runs with mip_rel_gap = 1e-9 and mip_abs_gap = 0
-(its defaults, 1e-4 and 1e-6, would stop above the optimum) and CP-SAT with
-relative_gap_limit = 0. ``time_limit`` applies to the MIP solve; the LP relaxation is solved
-afterwards under the same limit and reported in ``lp_relaxation`` (time in
-``extra["lp_relaxation_time"]``). ``lp_algorithm`` is refused (UnsupportedOption). Early exits
-are ignored (single-job latency, every rho = 1).
+Exactness: unless ``mip_gap`` is given, the MILP backends run to a relative gap of 1e-9 with
+the absolute gap off (HiGHS's defaults, 1e-4 and 1e-6, would stop above the optimum) and CP-SAT
+with relative_gap_limit = 0. ``time_limit`` is the wall clock of the whole call (DESIGN.md
+section 6): the model build, the MILP, then the LP relaxation in the time left (reported in
+``lp_relaxation``, its seconds in ``extra["lp_relaxation_time"]``; none when no time is left).
+``lp_algorithm`` is refused (UnsupportedOption). Early exits are ignored (single-job latency,
+every rho = 1).
 """
 
 from __future__ import annotations
@@ -60,25 +61,18 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
-import scipy.sparse as sp
 
-from dnnsplit.options import SolverOptions, UnsupportedOption
+from dnnsplit.graph.layered import job_data
+from dnnsplit.graph.shortest import NoRoute, TransferTables
+from dnnsplit.options import Clock, SolverOptions
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
-from formulations._layered import (
-    NoRoute,
-    SparseModel,
-    TransferTables,
-    highs_status,
-    highs_version,
-    job_data,
-    run_highs,
-)
+from dnnsplit.solvers import array_backends, cpsat, highs, pyomo_highs
+from dnnsplit.solvers.model import ArrayBackend, ArrayBuilder, SolverRun, SparseModel, result_of
 from instances.evaluate import Route
 from instances.model import Instance
 
 JOB = 0
-CPSAT_TARGET = 2.0**40
 PYOMO_MAX_ARCS = 20_000  # benchmarks skip larger layered graphs for the Pyomo model
 CPSAT_MAX_ARCS = 10_000  # and for CP-SAT (its model is built row by row in Python)
 
@@ -117,10 +111,6 @@ class F1Data:
     def num_x(self) -> int:
         return self.L * self.K
 
-    def x_col(self, l: int, k: np.ndarray | int) -> np.ndarray | int:
-        """Column of x_{l, C[k]} for l = 1..L."""
-        return (l - 1) * self.K + k
-
 
 def f1_data(instance: Instance, job_index: int = JOB) -> F1Data:
     """Compute times, transfer tables D^l (one per distinct size) and the stage pairs."""
@@ -144,61 +134,7 @@ def f1_data(instance: Instance, job_index: int = JOB) -> F1Data:
     return F1Data(L, s, t, C, sizes, tau_all[:, C], *cols, tables=tables)
 
 
-# ----------------------------------------------------------------------------- array model builder
-
-
-class ArrayBuilder:
-    """Accumulates columns and rows (COO triplets) of an LP/MIP, block by block."""
-
-    def __init__(self) -> None:
-        self.c: list[np.ndarray] = []
-        self.col_lower: list[np.ndarray] = []
-        self.col_upper: list[np.ndarray] = []
-        self.integer: list[np.ndarray] = []
-        self.rows: list[np.ndarray] = []
-        self.cols: list[np.ndarray] = []
-        self.vals: list[np.ndarray] = []
-        self.row_lower: list[np.ndarray] = []
-        self.row_upper: list[np.ndarray] = []
-        self.num_cols = 0
-        self.num_rows = 0
-        self.blocks: dict[str, tuple[int, int]] = {}  # name -> row range (labels as in the docstring)
-
-    def add_cols(self, cost: np.ndarray, lower: float, upper: float, integer: bool) -> int:
-        n = len(cost)
-        self.c.append(np.asarray(cost, dtype=np.float64))
-        self.col_lower.append(np.full(n, lower))
-        self.col_upper.append(np.full(n, upper))
-        self.integer.append(np.full(n, integer))
-        first = self.num_cols
-        self.num_cols += n
-        return first
-
-    def add_rows(self, name: str, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
-                 lower: np.ndarray, upper: np.ndarray) -> None:
-        """Rows numbered 0..len(lower)-1 locally; triplets (rows, cols, vals)."""
-        first = self.num_rows
-        self.rows.append(np.asarray(rows, dtype=np.int64) + first)
-        self.cols.append(np.asarray(cols, dtype=np.int64))
-        self.vals.append(np.asarray(vals, dtype=np.float64))
-        self.row_lower.append(np.asarray(lower, dtype=np.float64))
-        self.row_upper.append(np.asarray(upper, dtype=np.float64))
-        self.num_rows += len(lower)
-        self.blocks[name] = (first, self.num_rows)
-
-    def set_col_upper(self, cols: np.ndarray, value: float) -> None:
-        upper = np.concatenate(self.col_upper)
-        upper[cols] = value
-        self.col_upper = [upper]
-
-    def model(self) -> SparseModel:
-        cat = lambda xs, dt=np.float64: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
-        A = sp.csc_array(
-            (cat(self.vals), (cat(self.rows, np.int64), cat(self.cols, np.int64))), shape=(self.num_rows, self.num_cols)
-        )
-        return SparseModel(c=cat(self.c), A=A, row_lower=cat(self.row_lower), row_upper=cat(self.row_upper),
-                           col_lower=cat(self.col_lower), col_upper=cat(self.col_upper),
-                           integer=cat(self.integer, bool).astype(bool))
+# ----------------------------------------------------------------------------- model (arrays)
 
 
 @dataclass
@@ -210,15 +146,15 @@ class F1Columns:
 
 def define_placement(b: ArrayBuilder, d: F1Data) -> None:
     """x_{l,n} binary with cost tau (columns 0..L|C|-1) and (A1) sum_n x_{l,n} = 1."""
-    b.add_cols(d.tau.ravel(), 0.0, 1.0, True)
-    rows = np.repeat(np.arange(d.L), d.K)
-    b.add_rows("A1", rows, np.arange(d.num_x), np.ones(d.num_x), np.ones(d.L), np.ones(d.L))
+    b.add_cols(d.num_x, 0.0, 1.0, True, cost=d.tau.ravel(), name="x")
+    r0 = b.add_rows(1.0, 1.0, d.L, name="A1")
+    b.add_entries(r0 + np.repeat(np.arange(d.L), d.K), np.arange(d.num_x), np.ones(d.num_x))
 
 
 def define_pairs(b: ArrayBuilder, d: F1Data) -> F1Columns:
     """y_{l,i,k} >= 0 with cost D^l_{ik}, one per stage pair with a finite D."""
     finite = np.flatnonzero(np.isfinite(d.dist))
-    first = b.add_cols(d.dist[finite], 0.0, math.inf, False)
+    first = b.add_cols(len(finite), 0.0, math.inf, False, cost=d.dist[finite], name="y")
     return F1Columns(d.num_x, first, finite)
 
 
@@ -233,8 +169,8 @@ def define_weak_linearisation(b: ArrayBuilder, d: F1Data, y: F1Columns) -> None:
         cols.append(end[var])
         vals.append(-np.ones(int(var.sum())))
     fixed = (d.tail_col[p] < 0).astype(float) + (d.head_col[p] < 0)
-    b.add_rows("A2", np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), -1.0 + fixed,
-               np.full(n, math.inf))
+    r0 = b.add_rows(-1.0 + fixed, math.inf, n, name="A2")
+    b.add_entries(r0 + np.concatenate(rows), np.concatenate(cols), np.concatenate(vals))
     q = np.flatnonzero(~np.isfinite(d.dist))
     if len(q):
         tail, head = d.tail_col[q], d.head_col[q]
@@ -243,8 +179,9 @@ def define_weak_linearisation(b: ArrayBuilder, d: F1Data, y: F1Columns) -> None:
         b.set_col_upper(np.concatenate((head[tail < 0], tail[head < 0])), 0.0)
         both = np.flatnonzero(~one_end)
         m = len(both)
-        b.add_rows("A2'", np.repeat(np.arange(m), 2), np.column_stack((tail[both], head[both])).ravel(),
-                   np.ones(2 * m), np.full(m, -math.inf), np.ones(m))
+        r1 = b.add_rows(-math.inf, 1.0, m, name="A2'")
+        b.add_entries(r1 + np.repeat(np.arange(m), 2), np.column_stack((tail[both], head[both])).ravel(),
+                      np.ones(2 * m))
 
 
 def define_aggregated_linearisation(b: ArrayBuilder, d: F1Data, y: F1Columns) -> None:
@@ -260,7 +197,8 @@ def define_aggregated_linearisation(b: ArrayBuilder, d: F1Data, y: F1Columns) ->
         # every x_{l,n} is the tail of exactly one stage (l) and the head of one (l-1)
         rhs = np.zeros(d.num_x + 1)
         rhs[d.num_x] = 1.0
-        b.add_rows(label, rows, cols, vals, rhs, rhs)
+        r0 = b.add_rows(rhs, rhs, d.num_x + 1, name=label)
+        b.add_entries(r0 + rows, cols, vals)
 
 
 Variant = Callable[[ArrayBuilder, F1Data, F1Columns], None]
@@ -276,7 +214,7 @@ def build_arrays(d: F1Data, variant: str) -> tuple[SparseModel, F1Columns]:
     define_placement(b, d)
     y = define_pairs(b, d)
     VARIANTS[variant](b, d, y)
-    return b.model(), y
+    return b.build(), y
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -291,13 +229,6 @@ def route_from_x(d: F1Data, x: np.ndarray) -> Route:
     return Route(placement, paths)
 
 
-def _result(formulation: str, backend: str, status: Status, **kwargs: Any) -> SolveResult:
-    route = kwargs.pop("route", None)
-    if route is not None:
-        kwargs["decision"] = {JOB: (route,)}
-    return SolveResult(formulation, backend, status, **kwargs)
-
-
 def _sizes(d: F1Data, model: SparseModel | None = None) -> dict[str, int]:
     out = {"x_vars": d.num_x, "y_vars": int(np.isfinite(d.dist).sum()), "distinct_sizes": len(set(d.sizes.tolist()))}
     if model is not None:
@@ -305,46 +236,30 @@ def _sizes(d: F1Data, model: SparseModel | None = None) -> dict[str, int]:
     return out
 
 
-# ----------------------------------------------------------------------------- highspy
-
-
-def _solve_highspy(variant: str) -> Callable[[Instance, SolverOptions], SolveResult]:
-    def solve(instance: Instance, options: SolverOptions) -> SolveResult:
-        t0 = time.perf_counter()
-        d = f1_data(instance)
-        model, _ = build_arrays(d, variant)
-        build = time.perf_counter() - t0
-        out = run_highs(model, options)
-        status = highs_status(out.model_status)
-        lp = run_highs(model, replace(options, raw={}), relax=True)
-        common: dict[str, Any] = dict(
-            solver="HiGHS", solver_version=highs_version(), build_time=build, solve_time=out.solve_time,
-            iterations=out.iterations, nodes=out.nodes,
-            lp_relaxation=lp.objective if lp.model_status == "Optimal" else None,
-            extra={"model_status": out.model_status, "solver_objective": out.objective, "lp_relaxation_time": lp.solve_time,
-                   "lp_iterations": lp.iterations, **_sizes(d, model)},
-        )
-        return _finish(variant, "highspy", d, status, out.x, out.bound, out.model_status, common)
-
-    return solve
-
-
-def _finish(variant: str, backend: str, d: F1Data, status: Status, x: np.ndarray | None, bound: float | None,
-            message: str, common: dict[str, Any]) -> SolveResult:
-    if status == Status.INFEASIBLE:
-        return _result(variant, backend, status, message="no placement reaches the sink", **common)
+def _finish(d: F1Data, run: SolverRun, x: np.ndarray | None, result: SolveResult) -> SolveResult:
+    """The decision of a MILP run: the placement read off x, the value recomputed from D."""
+    result.extra["solver_objective"] = run.objective
+    if run.status == Status.INFEASIBLE:
+        result.message = "no placement reaches the sink"
+        return result
+    result.bound = run.bound
     if x is None:
-        if status in (Status.OPTIMAL, Status.FEASIBLE):
-            status = Status.ERROR
-        return _result(variant, backend, status, bound=bound, message=message, **common)
+        if result.status in (Status.OPTIMAL, Status.FEASIBLE):
+            result.status = Status.ERROR
+        if result.status == Status.TIME_LIMIT and not result.message:
+            result.message = f"time limit reached before any solution ({run.solver} {run.solver_status})"
+        result.message = result.message or run.solver_status
+        return result
     try:
         route = route_from_x(d, x)
     except NoRoute as err:
-        return _result(variant, backend, Status.ERROR, message=f"solution has no route: {err}", **common)
+        result.status, result.message = Status.ERROR, f"solution has no route: {err}"
+        return result
     value = _route_value(d, route)
-    if bound is not None and status == Status.OPTIMAL:
-        bound = min(bound, value)
-    return _result(variant, backend, status, objective=value, bound=bound, route=route, **common)
+    if result.bound is not None and result.status == Status.OPTIMAL:
+        result.bound = min(result.bound, value)
+    result.objective, result.decision = value, {JOB: (route,)}
+    return result
 
 
 def _route_value(d: F1Data, route: Route) -> float:
@@ -354,6 +269,32 @@ def _route_value(d: F1Data, route: Route) -> float:
     for l in range(d.L + 1):
         total += float(d.tables.dist(d.sizes[l], [nodes[l]], [nodes[l + 1]])[0, 0])
     return total
+
+
+def _relaxation(adapter: ArrayBackend, model: SparseModel, options: SolverOptions, clock: Clock,
+                result: SolveResult) -> None:
+    """The LP relaxation in the time left (same backend, integrality dropped, raw options off)."""
+    lp = adapter.run(model, replace(options, raw={}, mip_gap=None), clock, relax=True)
+    result.lp_relaxation = lp.objective if lp.status == Status.OPTIMAL else None
+    result.extra.update(lp_relaxation_time=lp.solve_time, lp_iterations=lp.iterations,
+                        lp_relaxation_backend=adapter.backend, lp_relaxation_status=lp.solver_status)
+
+
+# ----------------------------------------------------------------------------- array backends
+
+
+def _solve_arrays(variant: str, adapter: ArrayBackend) -> Callable[[Instance, SolverOptions], SolveResult]:
+    def solve(instance: Instance, options: SolverOptions) -> SolveResult:
+        clock = options.clock()
+        d = f1_data(instance)
+        model, _ = build_arrays(d, variant)
+        build = clock.elapsed()
+        run = adapter.run(model, options, clock)
+        result = result_of(run, build_time=build, extra=_sizes(d, model))
+        _relaxation(adapter, model, options, clock, result)
+        return _finish(d, run, run.x, result)
+
+    return solve
 
 
 # ----------------------------------------------------------------------------- pyomo
@@ -419,54 +360,24 @@ def define_pyomo_aggregated(m: Any, d: F1Data) -> None:
 
 def _solve_pyomo(variant: str) -> Callable[[Instance, SolverOptions], SolveResult]:
     def solve(instance: Instance, options: SolverOptions) -> SolveResult:
-        import pyomo
-        import pyomo.environ as pyo
-        from pyomo.contrib.solver.common.results import TerminationCondition
-
-        from formulations.f2_layered import _pyomo_highs, _pyomo_solver_options, pyomo_iterations, pyomo_nodes
-
-        t0 = time.perf_counter()
+        clock = options.clock()
         d = f1_data(instance)
         if _empty_end_stage(d):  # Pyomo refuses the trivially infeasible row 0 == x_{0,s} = 1
-            return _result(variant, "pyomo-highs", Status.INFEASIBLE, build_time=time.perf_counter() - t0,
-                           solver="HiGHS via Pyomo", message="no placement reaches the sink")
+            return SolveResult(status=Status.INFEASIBLE, build_time=clock.elapsed(), solver=pyomo_highs.SOLVER,
+                               message="no placement reaches the sink")
         m = build_pyomo(d, variant)
-        build = time.perf_counter() - t0
-        opt = _pyomo_highs()
-        kwargs: dict[str, Any] = dict(
-            load_solutions=False, raise_exception_on_nonoptimal_result=False, time_limit=options.time_limit,
-            threads=options.threads, solver_options=_pyomo_solver_options(options, mip=True),
-        )
-        t1 = time.perf_counter()
-        res = opt.solve(m, **kwargs)
-        solve_time = time.perf_counter() - t1
-        tc = res.termination_condition
+        build = clock.elapsed()
+        run = pyomo_highs.solve(m, options, clock, mip=True)
         x = None
-        if res.incumbent_objective is not None:
-            vals = res.solution_loader.get_vars()
-            x = np.array([vals[m.x[l, int(n)]] for l in range(1, d.L + 1) for n in d.compute])
-        status = {TerminationCondition.convergenceCriteriaSatisfied: Status.OPTIMAL,
-                  TerminationCondition.maxTimeLimit: Status.TIME_LIMIT,
-                  TerminationCondition.provenInfeasible: Status.INFEASIBLE,
-                  TerminationCondition.infeasibleOrUnbounded: Status.INFEASIBLE}.get(tc, Status.ERROR)
-        bound = res.objective_bound if res.objective_bound is not None and math.isfinite(res.objective_bound) else None
-        lp_value, lp_time = None, None
-        if status != Status.INFEASIBLE:
-            pyo.TransformationFactory("core.relax_integer_vars").apply_to(m)
-            t2 = time.perf_counter()
-            lp = opt.solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                           time_limit=options.time_limit, threads=options.threads)
-            lp_time = time.perf_counter() - t2
-            if lp.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
-                lp_value = float(lp.incumbent_objective)
-        common: dict[str, Any] = dict(
-            solver="HiGHS via Pyomo", solver_version=f"pyomo {pyomo.__version__}, HiGHS {highs_version()}",
-            build_time=build, solve_time=solve_time, lp_relaxation=lp_value,
-            iterations=pyomo_iterations(res), nodes=pyomo_nodes(res),
-            extra={"termination": tc.name, "solver_objective": res.incumbent_objective, "lp_relaxation_time": lp_time,
-                   **_sizes(d)},
-        )
-        return _finish(variant, "pyomo-highs", d, status, x, bound, tc.name, common)
+        if run.values is not None:
+            x = np.array([run.value(m.x[l, int(n)]) for l in range(1, d.L + 1) for n in d.compute])
+        result = result_of(run, build_time=build, extra=_sizes(d))
+        if run.status != Status.INFEASIBLE:
+            pyomo_highs.relax_integers(m)
+            lp = pyomo_highs.solve(m, options, clock, mip=False, highs_options=False)
+            result.lp_relaxation = lp.objective if lp.status == Status.OPTIMAL else None
+            result.extra["lp_relaxation_time"] = lp.solve_time
+        return _finish(d, run, x, result)
 
     return solve
 
@@ -480,111 +391,40 @@ def _empty_end_stage(d: F1Data) -> bool:
 # ----------------------------------------------------------------------------- CP-SAT
 
 
-def cpsat_scale(d: F1Data) -> float:
-    """Largest power of two with scale * (upper bound on any solution's cost) <= 2^40."""
+def cost_bound(d: F1Data) -> float:
+    """An upper bound on any solution's cost: the largest tau per layer and D per stage."""
     D = np.where(np.isfinite(d.dist), d.dist, 0.0)
-    ub = float(d.tau.max(axis=1).sum()) + float(np.sum([D[d.stage == l].max(initial=0.0) for l in range(d.L + 1)]))
-    return 2.0 ** np.floor(np.log2(CPSAT_TARGET / max(ub, 1e-300)))
+    return float(d.tau.max(axis=1).sum()) + float(np.sum([D[d.stage == l].max(initial=0.0) for l in range(d.L + 1)]))
 
 
 def _solve_cpsat(variant: str) -> Callable[[Instance, SolverOptions], SolveResult]:
     def solve(instance: Instance, options: SolverOptions) -> SolveResult:
-        import ortools
-        from ortools.sat.python import cp_model
-
-        t0 = time.perf_counter()
+        clock = options.clock()
         d = f1_data(instance)
-        model, cols = build_arrays(d, variant)
-        scale = cpsat_scale(d)
-        cp = cp_model.CpModel()
-        n = model.num_cols
-        upper = model.col_upper
-        # every column is 0/1: x binary; y = x x at integral points (weak: y = max(0, x+x-1) at the optimum)
-        xs = [cp.new_bool_var(f"v{j}") for j in range(n)]
-        for j in np.flatnonzero(upper < 0.5):
-            cp.add(xs[j] == 0)
-        A = sp.csr_array(model.A)
-        for r in range(model.num_rows):
-            lo, hi = model.row_lower[r], model.row_upper[r]
-            idx = A.indices[A.indptr[r] : A.indptr[r + 1]]
-            coef = A.data[A.indptr[r] : A.indptr[r + 1]].astype(np.int64)  # all +-1 (integral)
-            expr = cp_model.LinearExpr.weighted_sum([xs[j] for j in idx], coef.tolist())
-            lo_i = int(math.ceil(lo - 1e-9)) if math.isfinite(lo) else None
-            hi_i = int(math.floor(hi + 1e-9)) if math.isfinite(hi) else None
-            if lo_i is not None and hi_i is not None and lo_i == hi_i:
-                cp.add(expr == lo_i)
-            else:
-                if lo_i is not None:
-                    cp.add(expr >= lo_i)
-                if hi_i is not None:
-                    cp.add(expr <= hi_i)
-        icost = np.rint(model.c * scale).astype(np.int64)
-        cp.minimize(cp_model.LinearExpr.weighted_sum(xs, icost.tolist()))
-        build = time.perf_counter() - t0
-        solver = cp_model.CpSolver()
-        prm = solver.parameters
-        prm.num_workers = int(options.threads)
-        prm.random_seed = int(options.seed)
-        if options.time_limit is not None:
-            prm.max_time_in_seconds = float(options.time_limit)
-        prm.relative_gap_limit = 0.0 if options.mip_gap is None else float(options.mip_gap)
-        for name, value in options.raw.items():
-            try:
-                setattr(prm, name, value)
-            except (AttributeError, TypeError, ValueError) as err:
-                raise UnsupportedOption(f"CP-SAT refused parameter {name}={value!r}: {err}") from None
-        t1 = time.perf_counter()
-        code = solver.solve(cp)
-        solve_time = time.perf_counter() - t1
-        half = (2 * d.L + 1) / (2.0 * scale)
-        lp = run_highs(model, replace(options, raw={}, mip_gap=None), relax=True)
-        common: dict[str, Any] = dict(
-            solver="OR-Tools CP-SAT", solver_version=ortools.__version__, build_time=build, solve_time=solve_time,
-            nodes=int(solver.num_branches), iterations=int(solver.num_conflicts),
-            lp_relaxation=lp.objective if lp.model_status == "Optimal" else None,
-            extra={"cpsat_status": solver.status_name(code), "cost_scale": scale, "scaling_error_bound": 2 * half,
-                   "lp_relaxation_time": lp.solve_time, "lp_relaxation_backend": "highspy", **_sizes(d, model)},
-        )
-        if code == cp_model.INFEASIBLE:
-            return _finish(variant, "cpsat", d, Status.INFEASIBLE, None, None, "infeasible", common)
-        has = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-        x = np.array([solver.value(xs[j]) for j in range(d.num_x)], dtype=float) if has else None
-        if has:
-            common["extra"]["solver_objective"] = solver.objective_value / scale
-        bound = solver.best_objective_bound / scale - half if has or code == cp_model.UNKNOWN else None
-        if code == cp_model.OPTIMAL:
-            status = Status.OPTIMAL
-        elif options.time_limit is not None and (
-            # CP-SAT answers UNKNOWN when a limit stopped it before any solution or proof; its
-            # own wall_time can fall short of a tiny limit, so either clock counts for FEASIBLE
-            code == cp_model.UNKNOWN
-            or (code == cp_model.FEASIBLE and max(solver.wall_time, solve_time) >= 0.95 * options.time_limit)
-        ):
-            status = Status.TIME_LIMIT
-        elif code == cp_model.FEASIBLE:
-            status = Status.FEASIBLE
-        else:
-            status = Status.ERROR
-        if bound is not None and not math.isfinite(bound):
-            bound = None
-        message = solver.status_name(code)
-        if status == Status.TIME_LIMIT and x is None:
-            message = f"time limit {options.time_limit} s reached before any solution (CP-SAT {message})"
-        return _finish(variant, "cpsat", d, status, x, bound, message, common)
+        model, _ = build_arrays(d, variant)
+        build = clock.elapsed()
+        run = cpsat.solve(model, options, clock, cost_bound=cost_bound(d), max_cost_terms=2 * d.L + 1)
+        result = result_of(run, build_time=build + run.info.get("model_build_time", 0.0), extra=_sizes(d, model))
+        _relaxation(highs.BACKEND, model, replace(options, mip_gap=None), clock, result)
+        x = None if run.x is None else run.x[: d.num_x]
+        return _finish(d, run, x, result)
 
     return solve
 
 
 # ----------------------------------------------------------------------------- registry
 
-_MIP = frozenset({"time_limit", "mip_gap", "threads", "seed", "raw"})
+_COMMON = dict(problem="single", objective="latency")
+NO_LP_ALGORITHM = frozenset({"lp_algorithm"})  # refused: it would apply to the MILP's node LPs only
 
 for _variant in VARIANTS:
-    register(SolverSpec(_variant, "pyomo-highs", _solve_pyomo(_variant), "single", "latency", accepts=_MIP,
+    for _adapter in array_backends():
+        register(SolverSpec(_variant, _adapter.backend, _solve_arrays(_variant, _adapter),
+                            accepts=_adapter.accepts_mip - NO_LP_ALGORITHM, max_layered_arcs=_adapter.max_layered_arcs,
+                            description=f"assignment MILP from sparse arrays, {_adapter.solver}", **_COMMON))
+    register(SolverSpec(_variant, "pyomo-highs", _solve_pyomo(_variant), accepts=pyomo_highs.MIP_OPTIONS - NO_LP_ALGORITHM,
                         description="assignment MILP, Pyomo reference model solved by HiGHS",
-                        max_layered_arcs=PYOMO_MAX_ARCS))
-    register(SolverSpec(_variant, "highspy", _solve_highspy(_variant), "single", "latency", accepts=_MIP,
-                        description="assignment MILP from sparse arrays, HiGHS via highspy"))
-    register(SolverSpec(_variant, "cpsat", _solve_cpsat(_variant), "single", "latency", accepts=_MIP,
+                        max_layered_arcs=PYOMO_MAX_ARCS, **_COMMON))
+    register(SolverSpec(_variant, "cpsat", _solve_cpsat(_variant), accepts=cpsat.OPTIONS,
                         description="assignment model, OR-Tools CP-SAT (integer-scaled costs)",
-                        max_layered_arcs=CPSAT_MAX_ARCS))
+                        max_layered_arcs=CPSAT_MAX_ARCS, **_COMMON))

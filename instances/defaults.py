@@ -41,8 +41,9 @@ from instances.model import Instance
 from instances.profiles import PROFILE_NAMES
 from instances.topologies import DEFAULT_ZOO_ARCHIVE
 
+# in the order tables list them
 SET_NAMES: tuple[str, ...] = (
-    "small", "medium", "large", "multi-small", "multi-medium", "profiles", "zoo-sample", "multi-jobs", "exits", "fin",
+    "small", "medium", "large", "multi-small", "multi-medium", "multi-jobs", "exits", "profiles", "fin", "zoo-sample",
 )
 
 UPLINKS_MBPS = (1, 10, 100, 1000)

@@ -35,7 +35,6 @@ Parameters (keyword ``**params``; unknown names are refused):
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import inspect
 import json
@@ -319,76 +318,6 @@ def generate(
             alpha = inst.models[inst.jobs[j].model].accuracy
             jd["accuracy_target"] = float(target_rel * alpha) if alpha is not None else None
     return instance_from_dict(data)
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``dnnsplit generate``."""
-    parser.add_argument("family", nargs="?", help=f"one of {', '.join(FAMILIES)}")
-    parser.add_argument("--seed", type=int, default=0, help="seed of numpy default_rng (default 0)")
-    parser.add_argument("--nodes", type=int, default=20, help="nodes (grid: rounded to a rectangle; zoo: ignored)")
-    parser.add_argument("--layers", type=int, default=10, help="layers of a synthetic model (profiles keep theirs)")
-    parser.add_argument("--jobs", type=int, default=1, help="number of jobs (default 1)")
-    parser.add_argument("--model", default="synthetic", help="'synthetic' or a measured profile name")
-    parser.add_argument("--name", help="instance name (default: descriptive)")
-    parser.add_argument("--param", "-p", action="append", default=[], metavar="K=V",
-                        help="extra parameter; V is parsed as JSON when it can be (e.g. exits=2, models='[\"alexnet\"]')")
-    parser.add_argument("--zoo-file", help="a Topology Zoo .gml file (family zoo)")
-    parser.add_argument("--zoo-archive", help="the Topology Zoo archive (family zoo, with --zoo-name)")
-    parser.add_argument("--zoo-name", help="network name inside --zoo-archive, e.g. Abilene")
-    parser.add_argument("--default-set", help="write a named default set (or 'all') to the --out directory")
-    parser.add_argument("--out", "-o", help="output file (one instance) or directory (--default-set); default stdout")
-
-
-def _parse_params(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise GenerationError(f"--param expects K=V, got {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """``dnnsplit generate``: one instance, or a default set; errors are one line, exit 2."""
-    try:
-        if args.default_set:
-            from instances.defaults import SET_NAMES, write_default_sets
-
-            if args.family:
-                raise GenerationError("give either FAMILY or --default-set, not both")
-            if not args.out:
-                raise GenerationError("--default-set needs --out DIR")
-            sets = list(SET_NAMES) if args.default_set == "all" else [args.default_set]
-            paths = write_default_sets(Path(args.out), sets)
-            print(f"wrote {len(paths)} instances under {args.out}")
-            return 0
-        if not args.family:
-            raise GenerationError("give FAMILY or --default-set NAME")
-        params = _parse_params(args.param)
-        for key in ("zoo_file", "zoo_archive", "zoo_name"):
-            if getattr(args, key) is not None:
-                params[key] = getattr(args, key)
-        inst = generate(args.family, seed=args.seed, nodes=args.nodes, model=args.model, layers=args.layers,
-                        jobs=args.jobs, name=args.name, **params)
-        if args.out:
-            save(inst, args.out)
-            print(f"wrote {args.out} ({inst.name}, hash {inst.hash})")
-        else:
-            sys.stdout.write(dumps(inst))
-        return 0
-    except InstanceError as err:
-        print(f"dnnsplit generate: error: generated instance is invalid: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # GenerationError, TopologyError, ModelSpecError
-        print(f"dnnsplit generate: error: {err}", file=sys.stderr)
-        return 2
 
 
 # ----------------------------------------------------------------------------- Topology Zoo survey

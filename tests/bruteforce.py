@@ -2,7 +2,7 @@
 
 Enumerates every placement (|compute nodes|^L) and, for each, sums the compute times and the
 shortest transfer times between consecutive nodes. Shortest paths come from networkx (one
-Dijkstra per tensor size over a MultiDiGraph), independently of ``formulations/_layered.py``.
+Dijkstra per tensor size over a MultiDiGraph), independently of the engine (``dnnsplit/graph/``).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def brute_force_value(instance: Instance, job_index: int = 0) -> float:
 
 def layered_networkx(instance: Instance, job_index: int = 0) -> float:
     """Optimum by networkx Dijkstra on a layered graph built here, independently of
-    ``formulations/_layered.py`` (vertices (n, l); for larger instances than brute force)."""
+    the engine (``dnnsplit/graph/``; vertices (n, l); for larger instances than brute force)."""
     job = instance.jobs[job_index]
     model = instance.model_of(job)
     L = model.num_layers

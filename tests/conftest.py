@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import dnnsplit.catalogue  # noqa: F401  (registers every formulation and heuristic)
 from instances.topologies import DEFAULT_ZOO_ARCHIVE
 
 

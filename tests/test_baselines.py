@@ -1,4 +1,4 @@
-"""Literature baselines (formulations/baselines_*.py) against independent brute force and the exact pairs.
+"""Literature baselines (heuristics/*.py) against independent brute force and the exact pairs.
 
 Oracles: ``bruteforce.brute_force`` (single-job latency, networkx), a capacitated multi-job
 enumerator written here (placements x jobs, node capacities binding, links loose by
@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from dnnsplit import registry
 from dnnsplit.options import SolverOptions, UnsupportedOption
 from dnnsplit.results import Status
-from formulations.baselines_fin import exact_energy_deadline, exit_configurations
-from formulations.baselines_multi import segment_bounds
-from formulations.baselines_single import gap_to
+from heuristics.fin import exact_energy_deadline, exit_configurations
+from heuristics.dina import segment_bounds
+from dnnsplit.results import excess as gap_to
 from instances.evaluate import capacity_violations, evaluate
 from instances.io import instance_from_dict
 from instances.model import Instance

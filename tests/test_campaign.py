@@ -1,6 +1,6 @@
 """The campaign runner: kill and resume, misbehaving solvers, the results file, the CLI.
 
-Campaigns run as subprocesses (``python -m benchmarks.campaign``) with the test-only backends
+Campaigns run as subprocesses (``python -m dnnsplit.campaign``) with the test-only backends
 of ``tests/misbehaving_backends.py`` (DNNSPLIT_PLUGINS), on tiny hand-built instances.
 Nothing here asserts timing.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import campaign
-from benchmarks.campaign import CampaignError, Settings, classify_exit, parse_memory, read_existing, tail_lines, task_key
+from dnnsplit.campaign import cli as campaign
+from dnnsplit.campaign import CampaignError, Settings, classify_exit, parse_memory, read_existing, tail_lines, task_key
 from helpers import line_instance_dict
 from instances.io import instance_from_dict, save
 
@@ -42,7 +42,7 @@ def _env() -> dict[str, str]:
 
 
 def _cmd(inst: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "benchmarks.campaign", "--sets", str(inst), "--out", str(out), "--quiet", *extra]
+    return [sys.executable, "-m", "dnnsplit.campaign", "--sets", str(inst), "--out", str(out), "--quiet", *extra]
 
 
 def _run(inst: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:

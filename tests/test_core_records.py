@@ -51,7 +51,7 @@ def test_highs_milp_gap_is_exact_unless_asked(options, rel, abs_):
     """HiGHS's defaults (1e-4 relative, 1e-6 absolute) must not leak into an 'optimal' MILP."""
     import highspy
 
-    from formulations._layered import apply_highs_options
+    from dnnsplit.solvers.highs import apply_options as apply_highs_options
 
     h = highspy.Highs()
     apply_highs_options(h, options, mip=True)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from dnnsplit import registry
 from dnnsplit.options import SolverOptions, UnsupportedOption
 from dnnsplit.results import Status
-from formulations._f3_common import VARIANTS, F3Data
+from formulations.f3.model import VARIANTS, F3Data
 from instances.evaluate import capacity_violations, evaluate
 from instances.generate import reference_latency
 from instances.io import instance_from_dict

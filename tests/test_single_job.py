@@ -1,6 +1,6 @@
 """Single-job formulations F1 (weak, aggregated) and F2 on every backend (DESIGN.md section 3).
 
-Correctness is checked against oracles that do not use ``formulations/_layered.py``: a
+Correctness is checked against oracles that do not use the engine (``dnnsplit/graph/``): a
 brute-force enumerator (tiny instances) and a networkx layered shortest path (random instances
 from every generator family, plus hand-built dicts with zero-work layers, co-located source and
 sink, unit bandwidths, heavy propagation delays and parallel links). Every registered exact
@@ -23,7 +23,8 @@ from scipy.sparse.csgraph import dijkstra
 from dnnsplit import registry
 from dnnsplit.options import SolverOptions, UnsupportedOption
 from dnnsplit.results import Status
-from formulations import _layered
+from dnnsplit.graph import _jit, layered, shortest
+from dnnsplit.graph.base import base_graph
 from instances.evaluate import evaluate
 from instances.io import instance_from_dict, instance_to_dict, save
 
@@ -306,7 +307,7 @@ def two_path_dict() -> dict:
 
 def test_transfer_tables_depend_on_tensor_size():
     inst = instance_from_dict(two_path_dict())
-    tables = _layered.TransferTables(inst.network)
+    tables = shortest.TransferTables(inst.network)
     assert tables.path(1e2, 0, 3) == (0, 1)  # via a
     assert tables.path(1e7, 0, 3) == (2, 3)  # via b
     assert tables.dist(1e2, [0], [3])[0, 0] == pytest.approx(2 * (1e2 / 1e5 + 0.001))
@@ -323,9 +324,9 @@ def test_parallel_links_pick_cheapest_per_size():
         {"source": "s", "target": "t", "bandwidth": 1e10, "delay": 0.01, "energy_per_byte": 0.0},
     ]
     inst = instance_from_dict(d)
-    base = _layered.base_graph(inst.network)
+    base = base_graph(inst.network)
     assert base.has_parallel
-    tables = _layered.TransferTables(inst.network)
+    tables = shortest.TransferTables(inst.network)
     assert tables.path(1e2, 0, 3) == (5,)
     assert tables.path(1e7, 0, 3) == (6,)
     opt = brute_force(inst)[0]
@@ -333,7 +334,7 @@ def test_parallel_links_pick_cheapest_per_size():
         check_against(spec, inst, opt)
 
 
-def _dense_min(graph: _layered.LayeredGraph) -> np.ndarray:
+def _dense_min(graph: layered.LayeredGraph) -> np.ndarray:
     V = graph.num_vertices
     dense = np.full((V, V), np.inf)
     np.minimum.at(dense, (graph.tail, graph.head), graph.cost)
@@ -343,7 +344,7 @@ def _dense_min(graph: _layered.LayeredGraph) -> np.ndarray:
 def test_layered_csr_matches_arc_arrays():
     rng = np.random.default_rng(3)
     inst = instance_from_dict(random_dict(rng, nodes=5, layers=3, parallel=True, zero_work=True))
-    g = _layered.build_layered_graph(inst)
+    g = layered.build_layered_graph(inst)
     csr = g.csr(inst.network)
     assert csr.has_sorted_indices
     dense = csr.toarray()
@@ -365,12 +366,12 @@ def test_layered_dijkstra_with_extra_costs(seed, zero, parallel):
     L, N, A = inst.models[0].num_layers, inst.network.num_nodes, inst.network.num_links
     link_extra = rng.uniform(0, 0.01, size=(L + 1, A)) * (rng.random((L + 1, A)) < 0.5)
     node_extra = rng.uniform(0, 0.01, size=(L, N))
-    g = _layered.build_layered_graph(inst, 0, link_extra, node_extra)
+    g = layered.build_layered_graph(inst, 0, link_extra, node_extra)
     dist = dijkstra(g.csr(inst.network), indices=g.source)  # the materialised graph
-    comm = _layered.comm_costs(inst, 0, link_extra)
-    tau = _layered.compute_costs(inst, 0, node_extra)
-    for method in _layered.LAYERED_DIJKSTRA_METHODS:
-        cost, route = _layered.layered_dijkstra(inst, 0, link_extra, node_extra, method=method)
+    comm = layered.comm_costs(inst, 0, link_extra)
+    tau = layered.compute_costs(inst, 0, node_extra)
+    for method in shortest.METHODS:
+        cost, route = shortest.layered_dijkstra(inst, 0, link_extra, node_extra, method=method)
         assert cost == pytest.approx(dist[g.sink], rel=1e-12)
         # the route's cost under the same extras equals the label
         total = sum(tau[l, n] for l, n in enumerate(route.placement))
@@ -382,22 +383,27 @@ def test_layered_dijkstra_with_extra_costs(seed, zero, parallel):
 def test_extra_costs_are_checked():
     inst = instance_from_dict(line_instance_dict())
     with pytest.raises(ValueError, match="link_extra"):
-        _layered.layered_dijkstra(inst, 0, link_extra=np.full(4, -1.0))
+        shortest.layered_dijkstra(inst, 0, link_extra=np.full(4, -1.0))
     with pytest.raises(ValueError, match="node_extra"):
-        _layered.layered_dijkstra(inst, 0, node_extra=np.zeros((7, 2)))
+        shortest.layered_dijkstra(inst, 0, node_extra=np.zeros((7, 2)))
 
 
 def test_route_helpers_round_trip():
     inst = instance_from_dict(line_instance_dict())
-    g = _layered.build_layered_graph(inst)
+    g = layered.build_layered_graph(inst)
     dist, pred = dijkstra(g.csr(inst.network), indices=g.source, return_predecessors=True)
-    vertices = _layered.vertex_path_from_predecessors(pred, g.source, g.sink)
-    r1 = _layered.route_from_vertex_path(inst, 0, vertices)
+    vertices = [g.sink]
+    while vertices[-1] != g.source:  # scipy's predecessors, walked here independently of the engine
+        vertices.append(int(pred[vertices[-1]]))
+    vertices.reverse()
+    job = inst.jobs[0]
+    parent = shortest.parents_from_layered_predecessors(pred, g.num_nodes, g.num_layers, job.source)
+    r1 = shortest.walk(inst.network, parent, shortest.latency_costs(inst, 0), job.source, job.sink)
     # the same path as arcs
     arcs = []
     for u, v in zip(vertices[:-1], vertices[1:]):
         arcs.append(int(np.flatnonzero((g.tail == u) & (g.head == v))[0]))
-    r2 = _layered.route_from_arc_path(g, arcs)
+    r2 = layered.route_from_arc_path(g, arcs)
     assert r1 == r2
     assert evaluate(inst, {0: (r1,)}).objective("latency") == pytest.approx(dist[g.sink])
 
@@ -414,8 +420,8 @@ def test_bad_options_raise():
     for backend in ("scipy-dijkstra", "layered-dijkstra"):
         with pytest.raises(UnsupportedOption, match="lp_algorithm"):
             registry.run(registry.get("F2", backend), inst, SolverOptions(lp_algorithm="simplex"))
-        with pytest.raises(UnsupportedOption, match="time_limit"):
-            registry.run(registry.get("F2", backend), inst, SolverOptions(time_limit=1.0))
+        # every backend takes the time limit, with one meaning (issue 11; it used to be refused here)
+        assert registry.run(registry.get("F2", backend), inst, SolverOptions(time_limit=1.0)).status == Status.OPTIMAL
     with pytest.raises(UnsupportedOption, match="mip_gap"):
         registry.run(registry.get("F2", "highspy"), inst, SolverOptions(mip_gap=0.01))
     with pytest.raises(UnsupportedOption, match="no_such_option"):
@@ -479,10 +485,10 @@ def test_cli_solve_json_and_list(tmp_path, capsys):
     assert main(["solve", str(path), "--formulation", "F1-weak", "--backend", "highspy", "--lp-algorithm", "ipm"]) == 2
 
 
-@pytest.mark.parametrize("method", _layered.LAYERED_DIJKSTRA_METHODS)
+@pytest.mark.parametrize("method", shortest.METHODS)
 def test_layered_dijkstra_unreachable(method):
     inst = instance_from_dict(unreachable_sink_dict())
-    assert _layered.layered_dijkstra(inst, 0, method=method) == (math.inf, None)
+    assert shortest.layered_dijkstra(inst, 0, method=method) == (math.inf, None)
 
 
 def test_layered_dijkstra_without_numba_falls_back(monkeypatch):
@@ -491,10 +497,10 @@ def test_layered_dijkstra_without_numba_falls_back(monkeypatch):
     inst = instance_from_dict(random_dict(np.random.default_rng(5), nodes=6, layers=4))
     compiled = registry.run(registry.get("F2", "layered-dijkstra"), inst)
     assert "numba" in compiled.solver
-    monkeypatch.setattr(_layered, "_JIT_ERROR", "ModuleNotFoundError: No module named 'numba'")
-    assert not _layered.jit_available()
+    monkeypatch.setattr(_jit, "NUMBA_ERROR", "ModuleNotFoundError: No module named 'numba'")
+    assert not shortest.jit_available()
     with pytest.raises(ValueError, match="numba"):
-        _layered.layered_dijkstra(inst, 0, method="jit")
+        shortest.layered_dijkstra(inst, 0, method="jit")
     fallback = registry.run(registry.get("F2", "layered-dijkstra"), inst)
     assert "numba" not in fallback.solver and "numba" in fallback.extra["jit_unavailable"]
     assert fallback.objective == pytest.approx(compiled.objective, rel=1e-12)

@@ -358,7 +358,7 @@ def test_campaign_with_the_real_registry_gives_every_table(tmp_path: Path) -> No
     results = tmp_path / "c.jsonl"
     pairs = ["F1-weak/highspy", "F2/highspy", "F2/layered-dijkstra", "local-only/*", "best-remote/*", "two-way-split/*"]
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.campaign", "--sets", str(inst), "--pairs", *pairs, "--out", str(results),
+        [sys.executable, "-m", "dnnsplit.campaign", "--sets", str(inst), "--pairs", *pairs, "--out", str(results),
          "--time-limit", "30", "--quiet", "--preload", "registry"],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
     )

@@ -32,7 +32,7 @@ STATUSES = tuple(s.value for s in Status)
 SIZE_FIELDS = ("nodes", "links", "compute_nodes", "jobs", "max_layers", "layered_arcs")
 COLUMNS = (
     "file", "line", "source", "key", "set", "instance_id", "instance_hash", "formulation", "backend", "pair",
-    "problem", "kind", "objective_name", "status", "objective", "evaluated_objective", "bound", "gap",
+    "problem", "kind", "reference", "relaxation", "objective_name", "status", "objective", "evaluated_objective", "bound", "gap",
     "lp_relaxation", "lp_integral", *NUMERIC[5:], "repeat", "time_limit",
     *(f"size_{f}" for f in SIZE_FIELDS), "model", "generator", "placement", "machine", "solver",
     "solver_version", "date", "message",
@@ -93,6 +93,8 @@ def record_to_row(rec: Any, where: str, file: str, line: int | None, date_defaul
         "pair": f"{rec['formulation']}/{rec['backend']}",
         "problem": rec.get("problem") or ("multi" if _is_number(sizes.get("jobs")) and sizes["jobs"] > 1 else "single"),
         "kind": rec.get("kind") or "exact",
+        "reference": rec.get("reference"),  # what the pair's gaps are measured against (its registration)
+        "relaxation": rec.get("relaxation"),
         "objective_name": rec.get("objective_name") or "latency",
         "status": rec["status"],
         "lp_integral": rec.get("lp_integral"),
@@ -196,4 +198,23 @@ def load_results(paths: Iterable[str | Path]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     for f in SIZE_FIELDS:
         df[f"size_{f}"] = df[f"size_{f}"].astype("Int64")
+    return fill_registered(df)
+
+
+def fill_registered(df: pd.DataFrame) -> pd.DataFrame:
+    """Records written before pairs carried their ``reference`` and ``relaxation`` get them from
+    the registry (the same registration, by formulation)."""
+    missing = df["reference"].isna() | df["relaxation"].isna()
+    if not missing.any():
+        return df
+    from dnnsplit import catalogue
+
+    by_formulation: dict[str, dict[str, str | None]] = {}
+    for spec in catalogue.specs():
+        got = by_formulation.setdefault(spec.formulation, {"reference": None, "relaxation": None})
+        for field in got:
+            got[field] = got[field] or getattr(spec, field)
+    for field in ("reference", "relaxation"):
+        gaps = df[field].isna()
+        df.loc[gaps, field] = df.loc[gaps, "formulation"].map(lambda f: by_formulation.get(f, {}).get(field))
     return df

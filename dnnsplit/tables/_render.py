@@ -16,8 +16,9 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from dnnsplit import machine as _machine
+from instances.defaults import SET_NAMES
 
-SET_ORDER = ("small", "medium", "large", "multi-small", "multi-medium", "multi-jobs", "exits", "profiles", "fin", "zoo-sample")
+SET_ORDER = SET_NAMES  # the default sets, in the order every table lists them
 Formatter = Callable[[Any], str]
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnnsplit.results import excess
 from dnnsplit.tables import register_table
 from dnnsplit.tables._render import Context, fmt_num, fmt_pct
 from dnnsplit.tables.t6_heuristic_gap import reference_of, reference_values
@@ -36,14 +37,14 @@ def fin_rows(long: pd.DataFrame) -> pd.DataFrame:
     rows = long[(long["formulation"] == FIN) & long["backend"].str.fullmatch(GAMMA_BACKEND.pattern)]
     if rows.empty:
         return rows
-    ref = reference_values(long, reference_of(FIN), str(rows["objective_name"].iloc[0]))
+    ref = reference_values(long, reference_of(FIN, long), str(rows["objective_name"].iloc[0]))
     rows = rows.assign(
         gamma=rows["backend"].map(lambda b: int(GAMMA_BACKEND.match(b).group(1))),
         value=rows["evaluated_objective"].fillna(rows["objective"]).where(rows["status"].isin(("optimal", "feasible"))),
         ref=rows["instance_hash"].map(ref["value"]) if len(ref) else math.nan,
         ref_source=rows["instance_hash"].map(ref["source"]) if len(ref) else None,
     )
-    return rows.assign(gap=(rows["value"] - rows["ref"]) / rows["ref"].abs().clip(lower=1e-9))
+    return rows.assign(gap=excess(rows["value"], rows["ref"]))
 
 
 def fin_gamma_table(long: pd.DataFrame) -> pd.DataFrame:

@@ -16,22 +16,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from dnnsplit.results import excess
 from dnnsplit.tables import register_table
 from dnnsplit.tables._render import Context, fmt_pct, set_sort_key
 
 
 def with_sibling_lp(long: pd.DataFrame) -> pd.DataFrame:
-    """Fill ``lp_relaxation`` of ``X-milp`` records from optimal ``X-lp`` records of the same instance."""
+    """Fill ``lp_relaxation`` of MILP records from optimal records of their registered
+    ``relaxation`` (the splittable X-lp of an X-milp) on the same instance."""
     lp = long[(long["status"] == "optimal") & long["objective"].notna() & long["formulation"].str.endswith("-lp")]
     if lp.empty:
         return long
     best = lp.groupby(["formulation", "instance_hash"])["objective"].min()
-    missing = long["lp_relaxation"].isna() & long["formulation"].str.endswith("-milp")
+    missing = long["lp_relaxation"].isna() & long["relaxation"].notna()
     if not missing.any():
         return long
     integral = lp.groupby(["formulation", "instance_hash"])["lp_integral"].agg(
         lambda v: bool(v.dropna().all()) if v.notna().any() else None)
-    keys = list(zip(long.loc[missing, "formulation"].str.slice(0, -5) + "-lp", long.loc[missing, "instance_hash"]))
+    keys = list(zip(long.loc[missing, "relaxation"], long.loc[missing, "instance_hash"]))
     out = long.copy()
     out["lp_integral"] = out["lp_integral"].astype(object)
     out.loc[missing, "lp_relaxation"] = [float(best.get(k, float("nan"))) for k in keys]
@@ -44,7 +46,7 @@ def lp_gap_table(long: pd.DataFrame) -> pd.DataFrame:
     rows = long[(long["status"] == "optimal") & long["objective"].notna() & long["lp_relaxation"].notna()]
     if rows.empty:
         return pd.DataFrame()
-    rows = rows.assign(_gap=(rows["objective"] - rows["lp_relaxation"]) / rows["objective"].abs().clip(lower=1e-9))
+    rows = rows.assign(_gap=-excess(rows["lp_relaxation"], rows["objective"]))  # (objective - LP) / |objective|
     out = []
     for (set_name, formulation), g in rows.groupby(["set", "formulation"]):
         per_inst = g.groupby("instance_hash")["_gap"].median()

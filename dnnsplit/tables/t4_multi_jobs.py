@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnnsplit.results import excess
 from dnnsplit.tables import register_table
 from dnnsplit.tables._render import Context, fmt_num, fmt_pct, time_panels
 from dnnsplit.tables._stats import per_instance
@@ -43,7 +44,7 @@ def form_of(backend: str) -> str:
     return "path" if backend in PATH_BACKENDS else "arc"
 
 
-def relaxation_of(formulation: str) -> str:
+def problem_label(formulation: str) -> str:
     return "LP" if formulation.endswith("-lp") else "MILP"
 
 
@@ -73,22 +74,22 @@ def multi_jobs_table(long: pd.DataFrame) -> pd.DataFrame:
         formulation, backend = pair.split("/", 1)
         times = pi[(pi["pair"] == pair) & pi["instance_hash"].isin(g["instance_hash"].unique())]
         ok = g[g["status"].isin(("optimal", "feasible")) & g["value"].notna()]
-        excess = [
-            (v - lp_best[h]) / max(abs(lp_best[h]), 1e-9) for h, v in zip(ok["instance_hash"], ok["value"]) if h in lp_best.index
+        excesses = [
+            excess(v, lp_best[h]) for h, v in zip(ok["instance_hash"], ok["value"]) if h in lp_best.index
         ]
         out.append(
             {
                 "jobs": int(jobs),
                 "pair": pair,
                 "form": form_of(backend),
-                "problem": relaxation_of(formulation),
+                "problem": problem_label(formulation),
                 "instances": int(g["instance_hash"].nunique()),
                 "status": _status(g["status"]),
                 "median solve (s)": float(times["solve"].median()),
                 "median build (s)": float(times["build"].median()),
                 "objective": float(ok["value"].median()) if not ok.empty else math.nan,
                 "gap %": float(ok["gap"].median()) if ok["gap"].notna().any() else math.nan,
-                "over LP %": float(np.median(excess)) if excess else math.nan,
+                "over LP %": float(np.median(excesses)) if excesses else math.nan,
             }
         )
     frame = pd.DataFrame(out)
@@ -126,7 +127,7 @@ def f4(long: pd.DataFrame, ctx: Context) -> list[Path]:
     def style(pair: str) -> tuple[str, str, str]:
         formulation, backend = pair.split("/", 1)
         linestyle, marker = styles[form_of(backend)]
-        return colors[relaxation_of(formulation)], linestyle, marker
+        return colors[problem_label(formulation)], linestyle, marker
 
     fig = time_panels(pi, "jobs", pairs, style, "number of jobs", figsize=(11, 4.4), marker_size=24)
     caption = ctx.caption(

@@ -2,18 +2,19 @@
 
 Heuristic pairs: records of kind "heuristic" (the literature baselines, and the
 price-and-branch MILPs of the path form, ``F3-*-milp/colgen``, which are exact only when they
-prove optimality). Reference of a heuristic formulation: ``REFERENCE_FORMULATION`` of
-``formulations.baselines_single`` (F2 for the single-job splits, F3-latency-milp for greedy and
-DINA, F3-exit-select-milp for FIN), else the formulation itself (the colgen MILPs: their
-reference is the same model solved to optimality by another backend).
+prove optimality). Reference of a heuristic formulation: the ``reference`` its records carry
+(from its registration, ``SolverSpec.reference``; for records without one, the registry's):
+F2 for the single-job splits, F3-latency-milp for greedy and DINA, F3-exit-select-milp for FIN,
+and the formulation itself for the colgen MILPs (their reference is the same model solved to
+optimality by another backend).
 
 Per instance, the reference value is, in this order:
 
 1. "optimum": the best evaluated objective of a reference-formulation record with status
    optimal (any backend);
 2. "bound": otherwise the largest valid lower bound found: the optimal objective of the
-   reference's LP relaxation (``LP_BOUND``: F3-latency-lp, computed by the arc form or by
-   column generation, for F3-latency-milp; F3-exit-select-lp for F3-exit-select-milp) or the
+   reference's LP relaxation (its registered ``relaxation``: F3-latency-lp, computed by the arc
+   form or by column generation, for F3-latency-milp; F3-exit-select-lp for F3-exit-select-milp) or the
    ``bound`` field of a reference record that stopped early (time limit). The gap to a bound
    over-states the gap to the optimum.
 
@@ -34,24 +35,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnnsplit.results import excess
 from dnnsplit.tables import register_table
 from dnnsplit.tables._render import Context, fmt_num, fmt_pct, set_sort_key
 
-try:  # the map lives with the baselines; a copy keeps the tables usable without them
-    from formulations.baselines_single import REFERENCE_FORMULATION
-except ImportError:  # pragma: no cover
-    REFERENCE_FORMULATION = {
-        "local-only": "F2", "best-remote": "F2", "two-way-split": "F2", "greedy": "F3-latency-milp",
-        "dina": "F3-latency-milp", "fin": "F3-exit-select-milp",
-    }
-
-LP_BOUND = {"F3-latency-milp": "F3-latency-lp", "F3-exit-select-milp": "F3-exit-select-lp",
-            "F3-energy-milp": "F3-energy-lp", "F3-minmax-milp": "F3-minmax-lp", "F3-exit-milp": "F3-exit-lp"}
 OK = ("optimal", "feasible")
 
 
-def reference_of(formulation: str) -> str:
-    return REFERENCE_FORMULATION.get(formulation, formulation)
+def _registered(formulation: str, field: str, long: pd.DataFrame) -> str | None:
+    """``field`` ("reference" or "relaxation") of ``formulation`` as its records carry it."""
+    got = long.loc[(long["formulation"] == formulation) & long[field].notna(), field]
+    return str(got.iloc[0]) if len(got) else None
+
+
+def reference_of(formulation: str, long: pd.DataFrame) -> str:
+    return _registered(formulation, "reference", long) or formulation
+
+
+def relaxation_of(formulation: str, long: pd.DataFrame) -> str | None:
+    return _registered(formulation, "relaxation", long)
 
 
 def _value(rows: pd.DataFrame) -> pd.Series:
@@ -66,7 +68,7 @@ def reference_values(long: pd.DataFrame, reference: str, objective_name: str) ->
     exact = exact.assign(_v=_value(exact))
     opt = exact[exact["_v"].notna()].groupby("instance_hash")["_v"].min()
     bounds = []
-    lp = LP_BOUND.get(reference)
+    lp = relaxation_of(reference, long)
     if lp is not None:
         lp_rows = same[(same["formulation"] == lp) & (same["status"] == "optimal")]
         bounds.append(_value(lp_rows).groupby(lp_rows["instance_hash"]).max())
@@ -90,7 +92,7 @@ def heuristic_gap_table(long: pd.DataFrame) -> pd.DataFrame:
     refs: dict[tuple[str, str], pd.DataFrame] = {}
     for (set_name, pair), g in rows.groupby(["set", "pair"]):
         formulation = pair.split("/", 1)[0]
-        reference = reference_of(formulation)
+        reference = reference_of(formulation, long)
         objective_name = str(g["objective_name"].iloc[0])
         key = (reference, objective_name)
         if key not in refs:
@@ -103,7 +105,7 @@ def heuristic_gap_table(long: pd.DataFrame) -> pd.DataFrame:
         for h, v in per_inst.items():
             if h in ref.index:
                 r = float(ref.loc[h, "value"])
-                gaps.append((v - r) / max(abs(r), 1e-9))
+                gaps.append(float(excess(v, r)))
                 sources.append(ref.loc[h, "source"])
         times = g.groupby("instance_hash")["solve_time"].median()
         gaps_a = np.asarray(gaps, dtype=float)
@@ -139,8 +141,9 @@ def t6(long: pd.DataFrame, ctx: Context) -> list[Path]:
     if frame.empty:
         return ctx.skip("no heuristic records")
     heur = long[long["kind"] == "heuristic"]
+    bounds = {relaxation_of(r, long) for r in frame["reference"]} - {None}
     used = long[long["instance_hash"].isin(heur["instance_hash"])
-                & ((long["kind"] == "heuristic") | long["formulation"].isin({*frame["reference"], *LP_BOUND.values()}))]
+                & ((long["kind"] == "heuristic") | long["formulation"].isin({*frame["reference"], *bounds}))]
     caption = ctx.caption(
         "Gap of each heuristic, (heuristic - reference)/|reference| in percent on the evaluated objective, per "
         "instance set: median, 90th percentile and worst over instances, and the median run time. Reference: the "

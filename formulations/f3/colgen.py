@@ -1,10 +1,10 @@
 r"""F3 path form, solved by column generation (DESIGN.md section 3, F3; backend "colgen").
 
-Same problems as the arc form (``f3_arc.py``; every variant except the memory one), written
+Same problems as the arc form (``arc.py``; every variant except the memory one), written
 over paths: P_j is the set of source-sink paths of job j's layered graphs (all its exit
 configurations); a path p in P_j has per-request latency lat_p, cost c_p = lambda_j x
 (latency or energy of p; 0 for min-max), loads lambda_j u_{r,p} on every resource r (sums of
-the arc coefficients of ``_f3_common``) and the expected accuracy alpha_p of its configuration.
+the arc coefficients of ``model.py``) and the expected accuracy alpha_p of its configuration.
 theta_p >= 0 is the share of job j's requests on path p.
 
 Master problem (all rows scaled as in the arc form):
@@ -17,20 +17,19 @@ Master problem (all rows scaled as in the arc form):
     (P.3) sum_{p in P_j} lat_p theta_p - t <= 0                     min-max           (dual mu_j <= 0)
     (P.4) sum_{p in P_j} (alpha_p / A_j) theta_p + s_j >= 1          accuracy targets  (dual nu_j >= 0)
 
-The restricted master holds a subset of the paths; HiGHS (highspy) solves it, columns are added
-with ``addCols`` and the LP is re-solved warm (never rebuilt).
+The restricted master (``master.py``) holds a subset of the paths; HiGHS solves it through the
+adapter's incremental LP (columns added, re-solved warm, never rebuilt).
 
-Pricing: the reduced cost of a path p of job j is
+Pricing (``pricing.py``): the reduced cost of a path p of job j is
 
     rc_p = c_p - sum_r pi_r lambda_j u_{r,p} - mu_j lat_p / T_j (or - mu_j lat_p) - nu_j alpha_p / A_j - sigma_j
 
 which is a sum of non-negative arc costs  lambda_j (obj_e - sum_r pi_r u_{r,e}) + beta_j lat_e
 (beta_j = -mu_j / T_j, or -mu_j) plus a per-configuration constant. So pricing is one layered
-shortest path per job and configuration (scipy Dijkstra on the template's CSR, the template is
-shared by every job of that model; never an O(jobs x L x |A|) structure). When beta_j = 0 the
-arc costs of all jobs on one template are lambda_j times the same vector, so one multi-source
-Dijkstra per template serves every job (per distinct source). With deadlines the pricing is the
-Lagrangian-penalised shortest path (the deadline row P.2 lives in the master, its dual prices
+shortest path per job and configuration (the engine's pass on the template's arc costs; the
+template is shared by every job of that model; never an O(jobs x L x |A|) structure). When
+beta_j = 0 one pass per (template, source) serves every job of that source. With deadlines the
+pricing is the Lagrangian-penalised shortest path (the deadline row P.2 lives in the master, its dual prices
 latency), which is exact for the splittable problem: the evaluator checks expected latency.
 
 Lower bound (proven at every iteration, for any multipliers with the right signs; duals are
@@ -53,6 +52,9 @@ columns), so it is always feasible. If slack remains at convergence, phase 1 (mi
 of slacks, column costs 0, same pricing without objective) decides: a positive phase-1 bound
 proves the instance infeasible and the row with the largest slack is named in the message;
 otherwise the slacks are fixed at 0 and phase 2 continues.
+
+``time_limit`` is the wall clock of the whole call (templates, CG, start heuristics, master MIP
+and the arc-form fallback, each phase in the time left).
 
 Unsplittable variants (``-milp``): price-and-branch. After the LP converges (column
 generation stops at 70 % of the time limit), a start is sought: a sequential greedy (jobs one
@@ -80,27 +82,18 @@ value, lower bound]), master_time, pricing_time, mip_time, phase1, cg_gap, lp_va
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
 
-from dnnsplit.options import EXACT_REL_GAP, SolverOptions, UnsupportedOption
+from dnnsplit.options import EXACT_REL_GAP, SolverOptions
 from dnnsplit.registry import SolverSpec, register
-from dnnsplit.results import SolveResult, Status
-from formulations._f3_common import (
-    VARIANTS,
-    F3Data,
-    Template,
-    Variant,
-    arcs_from_pred,
-    column_resources,
-    infeasible_result,
-    route_from_arcs,
-    shortest_from,
-    side_row_names,
-)
-from formulations._layered import highs_version
+from dnnsplit.results import SolveResult, Status, relative_gap
+from dnnsplit.solvers import highs
+from formulations.f3.master import Column, Master, make_column
+from formulations.f3.model import VARIANTS, F3Data, Variant, column_resources, mark_infeasible
+from formulations.f3.pricing import Pricer
 from instances.model import Instance
 
 DEFAULT_GAP = 1e-4
@@ -111,225 +104,12 @@ DIVE_SHARE = 0.1  # share of the fractional jobs fixed per diving round
 GREEDY_RANDOM_ORDERS = 5  # random job orders tried by the greedy start after the three fixed ones
 
 
-@dataclass
-class Column:
-    job: int
-    tpl: Template
-    arcs: np.ndarray
-    cost: float
-    latency: float
-    rows: np.ndarray  # master rows (capacity rows) with the loads
-    vals: np.ndarray
-
-
-# ----------------------------------------------------------------------------- pricing
-
-
-class Pricer:
-    """Layered shortest paths for every job under dual-adjusted arc costs."""
-
-    def __init__(self, d: F3Data):
-        self.d = d
-        self.net = d.instance.network
-        self.jobs = d.instance.jobs
-        self.by_tpl: dict[int, tuple[Template, list[int]]] = {}
-        for j, opts in enumerate(d.options):
-            for tpl in opts:
-                self.by_tpl.setdefault(id(tpl), (tpl, []))[1].append(j)
-        self.lat0 = {id(t): np.where(t.usable, t.latency, 0.0) for t in d.templates.values()}
-
-    def price(
-        self, w: np.ndarray, beta: np.ndarray, gamma: np.ndarray, objective: str | None
-    ) -> tuple[np.ndarray, list[tuple[Template, np.ndarray, np.ndarray] | None]]:
-        """Best path per job: (value d_j, (template, pred row, arc costs) to rebuild it).
-
-        Arc cost of job j on template T: lambda_j (obj_T + R_T^T w) + beta_j lat_T; the value
-        subtracts gamma_j alpha_T / A_j. ``objective`` None: no objective term (phase 1).
-        """
-        J = len(self.jobs)
-        best = np.full(J, np.inf)
-        how: list[tuple[Template, np.ndarray, np.ndarray] | None] = [None] * J
-        for tpl, jobs in self.by_tpl.values():
-            obj = tpl.objective(objective) / self.d.scale if objective else np.zeros(tpl.num_arcs)
-            base = np.where(tpl.usable, obj + tpl.R.T @ w, np.inf)
-            shared = [j for j in jobs if beta[j] == 0.0]
-            alone = [j for j in jobs if beta[j] != 0.0]
-            acc = tpl.accuracy if tpl.accuracy is not None else 0.0
-            if shared:
-                sources = sorted({self.jobs[j].source for j in shared})
-                dist, pred = shortest_from(tpl, base, sources, self.net)
-                row = {s: k for k, s in enumerate(sources)}
-                for j in shared:
-                    job = self.jobs[j]
-                    k = row[job.source]
-                    val = self.d.rates[j] * dist[k, tpl.sink_vertex(job.sink)] - self._acc_term(j, gamma, acc)
-                    if val < best[j]:
-                        best[j], how[j] = val, (tpl, pred[k], base)
-            for j in alone:
-                job = self.jobs[j]
-                cost = self.d.rates[j] * base + beta[j] * self.lat0[id(tpl)]
-                dist, pred = shortest_from(tpl, cost, [job.source], self.net)
-                val = dist[0, tpl.sink_vertex(job.sink)] - self._acc_term(j, gamma, acc)
-                if val < best[j]:
-                    best[j], how[j] = val, (tpl, pred[0], cost)
-        return best, how
-
-    def _acc_term(self, j: int, gamma: np.ndarray, acc: float) -> float:
-        if gamma[j] == 0.0:
-            return 0.0
-        return gamma[j] * acc / self.jobs[j].accuracy_target
-
-    def arcs(self, j: int, how: tuple[Template, np.ndarray, np.ndarray]) -> tuple[Template, np.ndarray]:
-        tpl, pred, cost = how
-        job = self.jobs[j]
-        return tpl, arcs_from_pred(tpl, pred, tpl.source_vertex(job.source), int(tpl.sink_vertex(job.sink)), cost,
-                                   self.net)
-
-
-# ----------------------------------------------------------------------------- master
-
-
-class Master:
-    """The restricted master LP in one highspy object, grown by addCols."""
-
-    def __init__(self, d: F3Data, options: SolverOptions):
-        import highspy
-
-        self.hs = highspy
-        self.d = d
-        v = d.variant
-        J = len(d.instance.jobs)
-        self.J = J
-        self.cap_res = d.capacity_rows()  # resource index of each capacity row
-        self.row_of_res = np.full(d.num_resources, -1, dtype=np.int64)
-        self.row_of_res[self.cap_res] = np.arange(len(self.cap_res))
-        n_cap = len(self.cap_res)
-        self.conv0 = n_cap
-        self.dead_jobs = d.deadline_jobs()
-        self.acc_jobs = d.accuracy_jobs()
-        self.dead0 = self.conv0 + J
-        self.mm = v.objective == "minmax"
-        self.mm0 = self.dead0 + len(self.dead_jobs)
-        self.acc0 = self.mm0 + (J if self.mm else 0)
-        self.nrows = self.acc0 + len(self.acc_jobs)
-        self.dead_row = {j: self.dead0 + k for k, j in enumerate(self.dead_jobs)}
-        self.acc_row = {j: self.acc0 + k for k, j in enumerate(self.acc_jobs)}
-        lo = np.concatenate([np.full(n_cap, -np.inf), np.ones(J), np.full(len(self.dead_jobs), -np.inf),
-                             np.full(J if self.mm else 0, -np.inf), np.ones(len(self.acc_jobs))])
-        hi = np.concatenate([np.full(n_cap, d.kappa), np.ones(J), np.ones(len(self.dead_jobs)),
-                             np.zeros(J if self.mm else 0), np.full(len(self.acc_jobs), np.inf)])
-        h = highspy.Highs()
-        self.h = h
-        self._opt("output_flag", False)
-        self._opt("threads", int(options.threads))
-        self._opt("random_seed", int(options.seed))
-        for name, value in options.raw.items():
-            self._opt(str(name), value)
-        h.addRows(self.nrows, lo, hi, 0, np.zeros(self.nrows, np.int32), np.empty(0, np.int32), np.empty(0))
-        self.ncols = 0
-        self.t_col = None
-        if self.mm:
-            self.t_col = self._add([1.0 / d.scale], [0.0], [np.inf], [np.arange(self.mm0, self.mm0 + J)],
-                                   [-np.ones(J)])[0]
-        # elastic slacks: capacity (<=), deadline (<=), accuracy (>=)
-        slack_rows = np.concatenate([np.arange(n_cap), np.arange(self.dead0, self.dead0 + len(self.dead_jobs)),
-                                     np.arange(self.acc0, self.nrows)]).astype(np.int64)
-        sign = np.concatenate([-np.ones(n_cap + len(self.dead_jobs)), np.ones(len(self.acc_jobs))])
-        self.slack_names = side_row_names(d)
-        k = len(slack_rows)
-        self.slack_cols = np.asarray(
-            self._add(np.zeros(k), np.zeros(k), np.full(k, np.inf), [np.array([r]) for r in slack_rows],
-                      [np.array([s]) for s in sign]), dtype=np.int32)
-        self.columns: list[Column] = []
-        self.col0: list[int] = []  # master column index of each Column
-        self.seen: set[tuple[int, int, bytes]] = set()  # (job, template, arcs) of every column
-        self._loads: tuple | None = None
-
-    def _opt(self, name: str, value: Any) -> None:
-        if self.h.setOptionValue(name, value) != self.hs.HighsStatus.kOk:
-            raise UnsupportedOption(f"HiGHS refused option {name}={value!r}")
-
-    def _add(self, cost, lower, upper, rows: list[np.ndarray], vals: list[np.ndarray]) -> list[int]:
-        n = len(cost)
-        starts = np.zeros(n, dtype=np.int32)
-        if n:
-            starts[1:] = np.cumsum([len(r) for r in rows])[:-1]
-        idx = np.concatenate(rows).astype(np.int32) if n else np.empty(0, np.int32)
-        val = np.concatenate(vals).astype(np.float64) if n else np.empty(0)
-        self.h.addCols(n, np.asarray(cost, float), np.asarray(lower, float), np.asarray(upper, float), len(idx),
-                       starts, idx, val)
-        first = self.ncols
-        self.ncols += n
-        return list(range(first, first + n))
-
-    def set_slack_cost(self, M: float) -> None:
-        k = len(self.slack_cols)
-        self.h.changeColsCost(k, self.slack_cols, np.full(k, float(M)))
-
-    def column_rows(self, col: Column) -> tuple[np.ndarray, np.ndarray]:
-        j = col.job
-        rows = [col.rows, np.array([self.conv0 + j])]
-        vals = [col.vals, np.ones(1)]
-        if j in self.dead_row:
-            rows.append(np.array([self.dead_row[j]]))
-            vals.append(np.array([col.latency / self.d.instance.jobs[j].deadline]))
-        if self.mm:
-            rows.append(np.array([self.mm0 + j]))
-            vals.append(np.array([col.latency]))
-        if j in self.acc_row:
-            rows.append(np.array([self.acc_row[j]]))
-            vals.append(np.array([col.tpl.accuracy / self.d.instance.jobs[j].accuracy_target]))
-        return np.concatenate(rows), np.concatenate(vals)
-
-    def add_columns(self, cols: list[Column], cost_scale: float = 1.0) -> None:
-        if not cols:
-            return
-        rv = [self.column_rows(c) for c in cols]
-        idx = self._add([c.cost * cost_scale for c in cols], np.zeros(len(cols)), np.ones(len(cols)),
-                        [r for r, _ in rv], [v for _, v in rv])
-        self.columns.extend(cols)
-        self.col0.extend(idx)
-        self.seen.update((c.job, id(c.tpl), c.arcs.tobytes()) for c in cols)
-
-    def load_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Capacity rows, loads and column positions of every column's entries (cached)."""
-        if self._loads is None or self._loads[0] != len(self.columns):
-            rows = np.concatenate([c.rows for c in self.columns]) if self.columns else np.empty(0, np.int64)
-            vals = np.concatenate([c.vals for c in self.columns]) if self.columns else np.empty(0)
-            owner = np.repeat(np.arange(len(self.columns)), [len(c.rows) for c in self.columns])
-            self._loads = (len(self.columns), rows, vals, owner)
-        return self._loads[1], self._loads[2], self._loads[3]
-
-    def column_job(self) -> np.ndarray:
-        return np.fromiter((c.job for c in self.columns), dtype=np.int64, count=len(self.columns))
-
-    def theta_cols(self) -> np.ndarray:
-        return np.asarray(self.col0, dtype=np.int32)
-
-    def run(self) -> tuple[Any, float]:
-        t = time.perf_counter()
-        self.h.run()
-        return self.h.getModelStatus(), time.perf_counter() - t
-
-
-def make_column(d: F3Data, master: Master, j: int, tpl: Template, arcs: np.ndarray) -> Column:
-    lam = d.rates[j]
-    res, vals = column_resources(tpl.R, arcs, lam)
-    rows = master.row_of_res[res]
-    if np.any(rows < 0):  # pragma: no cover - loads only on compute nodes and links
-        raise RuntimeError("a path loads a resource without a capacity row")
-    lat = float(tpl.latency[arcs].sum())
-    obj = float(tpl.objective(d.variant.objective)[arcs].sum()) if d.variant.objective != "minmax" else 0.0
-    cost = lam * obj / d.scale  # the master minimises objective / S (see _f3_common.F3Data.scale)
-    return Column(j, tpl, arcs, cost, lat, rows, vals)
-
-
 # ----------------------------------------------------------------------------- the algorithm
 
 
 class ColumnGeneration:
     def __init__(self, instance: Instance, variant: Variant, options: SolverOptions):
-        self.start = time.perf_counter()
+        self.clock = options.clock()  # the whole call: model data, CG, start heuristics, master MIP
         self.variant = variant
         self.options = options
         self.limit = options.time_limit
@@ -345,12 +125,13 @@ class ColumnGeneration:
         self.master_time = self.pricing_time = self.mip_time = 0.0
         self.iterations = 0
         self.phase1 = False
+        self.notes: dict[str, Any] = {}  # what the result's extra records beyond the CG counters
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return self.clock.elapsed()
 
     def out_of_time(self, share: float = 1.0) -> bool:
-        return self.limit is not None and self.elapsed() >= share * self.limit
+        return self.clock.share_expired(share)
 
     # -- duals -> pricing inputs
     def multipliers(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -381,14 +162,13 @@ class ColumnGeneration:
         rc = best - sigma
         if fixed is not None:
             rc = np.where(fixed, 0.0, rc)
-        scale = max(1.0, abs(float(self.master.h.getInfo().objective_function_value)))
+        scale = max(1.0, abs(self.master.lp.objective()))
         cols = []
         for j in np.flatnonzero(rc < -1e-9 * scale).tolist():
-            tpl, arcs = self.pricer.arcs(j, how[j])
-            key = (j, id(tpl), arcs.tobytes())
-            if key in self.master.seen:  # already in the master (numerical noise in the duals)
+            col = make_column(self.d, self.master, j, *self.pricer.path(how[j])[0:2])
+            if col.key in self.master.seen:  # already in the master (numerical noise in the duals)
                 continue
-            cols.append(make_column(self.d, self.master, j, tpl, arcs))
+            cols.append(col)
         return cols
 
     # -- setup
@@ -404,18 +184,18 @@ class ColumnGeneration:
             for j in range(J):
                 if not np.isfinite(best[j]):
                     return f"{self.d.job_name(j)}: no placement reaches its sink"
-                tpl, arcs = self.pricer.arcs(j, how[j])
-                cols.append(make_column(self.d, self.master, j, tpl, arcs))
+                tpl, route, arcs = self.pricer.path(how[j])
+                cols.append(make_column(self.d, self.master, j, tpl, route, arcs))
             if self.d.accuracy_jobs():  # one column per configuration helps meet accuracy targets
                 for j in self.d.accuracy_jobs():
                     for tpl in self.d.options[j]:
                         if tpl is cols[j].tpl:
                             continue
                         cost = self.d.rates[j] * np.where(tpl.usable, tpl.objective(mode), np.inf)
-                        dist, pred = shortest_from(tpl, cost, [self.d.instance.jobs[j].source], self.pricer.net)
-                        if np.isfinite(dist[0, tpl.sink_vertex(self.d.instance.jobs[j].sink)]):
-                            _, arcs = self.pricer.arcs(j, (tpl, pred[0], cost))
-                            cols.append(make_column(self.d, self.master, j, tpl, arcs))
+                        found = self.pricer.best_path(j, tpl, cost)
+                        if found is not None:
+                            _, route, arcs = self.pricer.path(found)
+                            cols.append(make_column(self.d, self.master, j, tpl, route, arcs))
         return cols
 
     # -- one CG loop (phase "penalised", "phase1" or "final")
@@ -430,14 +210,11 @@ class ColumnGeneration:
         objective = None if phase == "phase1" else self.variant.objective
         bounded = phase in ("penalised", "final")
         while True:
-            status, t = m.run()
+            status, word, t = m.run()
             self.master_time += t
-            if status != m.hs.HighsModelStatus.kOptimal:
-                return f"master: {m.h.modelStatusToString(status)}"
-            sol = m.h.getSolution()
-            y = np.asarray(sol.row_dual)
-            x = np.asarray(sol.col_value)
-            z = float(m.h.getInfo().objective_function_value)
+            if status != Status.OPTIMAL:
+                return f"master: {word}"
+            y, x, z = m.lp.duals(), m.lp.primal(), m.lp.objective()
             t0 = time.perf_counter()
             w, beta, gamma, const = self.multipliers(y)
             best, how = self.pricer.price(w, beta, gamma, objective)
@@ -451,8 +228,7 @@ class ColumnGeneration:
                 self.history.append([self.iterations, round(self.elapsed(), 4), z * S, lb * S])
             self.last = (z, x, slack, lb)
             if bounded and slack <= SLACK_TOL:
-                gap = (z - self.best_lb) / max(abs(z), 1e-9)
-                if gap <= self.gap_tol:
+                if relative_gap(z, self.best_lb) <= self.gap_tol:
                     return "gap"
             if phase == "phase1" and lb > SLACK_TOL:
                 return "infeasible"
@@ -470,11 +246,10 @@ class ColumnGeneration:
             if self.out_of_time(share):
                 return "time"
 
-    def common(self) -> dict[str, Any]:
+    def result(self, status: Status, **fields: Any) -> SolveResult:
+        """A result with the run's solver, counters and CG record (``extra``) and ``fields`` on top."""
         m = self.master
-        return dict(
-            solver="HiGHS (column generation)", solver_version=highs_version(), iterations=self.iterations,
-            extra={
+        extra = {
                 "form": "path", "integral": self.variant.integral, "n_jobs": self.J,
                 "objective_kind": self.variant.objective,
                 "configurations": int(sum(len(o) for o in self.d.options)), "templates": len(self.d.templates),
@@ -483,15 +258,18 @@ class ColumnGeneration:
                 "master_time": self.master_time, "pricing_time": self.pricing_time, "mip_time": self.mip_time,
                 "phase1": self.phase1, "objective_scale": self.d.scale,
                 "cg_bound": None if not np.isfinite(self.best_lb) else self.best_lb * self.d.scale,
-            },
-        )
+                **self.notes}
+        extra.update(fields.pop("extra", {}))
+        base = SolveResult(status=status, solver="HiGHS (column generation)", solver_version=highs.version(),
+                           iterations=self.iterations, extra=extra)
+        return replace(base, **fields)
 
     # -- driver
     def solve(self) -> SolveResult:
         v, m = self.variant, self.master
         init = self.initial_columns()
         if isinstance(init, str):
-            return SolveResult(v.name, "colgen", Status.INFEASIBLE, message=f"infeasible: {init}", **self.common())
+            return self.result(Status.INFEASIBLE, message=f"infeasible: {init}")
         m.add_columns(init)
         z0 = sum(c.cost for c in init) if v.objective != "minmax" else max(c.latency for c in init) / self.d.scale
         self.big_m = 100.0 * max(z0, 1e-9)
@@ -505,40 +283,36 @@ class ColumnGeneration:
                 _, x, _, lb = self.last
                 slack = x[m.slack_cols]
                 k = int(np.argmax(slack))
-                res = infeasible_result(v.name, "colgen", m.slack_names[k], float(slack[k]),
-                                        f"column generation phase 1 (proven: phase-1 bound {lb:.3g} > 0)",
-                                        **self.common())
+                res = mark_infeasible(self.result(Status.INFEASIBLE), m.slack_names[k], float(slack[k]),
+                                      f"column generation phase 1 (proven: phase-1 bound {lb:.3g} > 0)")
                 return self._times(res, build)
         if how.startswith("master"):
-            return self._times(SolveResult(v.name, "colgen", Status.ERROR, message=how, **self.common()), build)
+            return self._times(self.result(Status.ERROR, message=how), build)
         z, x, slack, _ = self.last
         S = self.d.scale
         z *= S  # back to the objective's units
         feasible = slack <= SLACK_TOL
         lb = self.best_lb * S if np.isfinite(self.best_lb) else None
-        common = self.common()
-        common["extra"]["lp_value"] = z if feasible else None
-        common["extra"]["cg_gap"] = (z - lb) / max(abs(z), 1e-9) if feasible and lb is not None else None
+        cg_gap = relative_gap(z, lb) if feasible else None
+        self.notes.update(lp_value=z if feasible else None, cg_gap=cg_gap)
         theta = x[m.theta_cols()]
         lp_integral = bool(np.all(np.minimum(theta, np.abs(1 - theta)) <= 1e-6))
         if not feasible:  # time ran out before the slacks left
-            res = SolveResult(v.name, "colgen", Status.TIME_LIMIT, bound=lb,
-                              message="time limit with capacity slack still in use: no feasible point yet", **common)
+            res = self.result(Status.TIME_LIMIT, bound=lb,
+                              message="time limit with capacity slack still in use: no feasible point yet")
             return self._times(res, build)
-        cg_gap = common["extra"]["cg_gap"]
         if how == "converged" or (how == "gap" and cg_gap is not None and cg_gap <= self.optimal_tol):
             status = Status.OPTIMAL
         else:  # stopped at the CG tolerance above the exactness one, or by the time limit
             status = Status.FEASIBLE if how == "gap" else Status.TIME_LIMIT
         if v.integral:
-            return self._times(self.price_and_branch(z, lb, lp_integral, common), build)
+            return self._times(self.price_and_branch(z, lb, lp_integral), build)
         if v.kind == "bound":
-            res = SolveResult(v.name, "colgen", status, objective=z, bound=lb, lp_relaxation=z,
-                              lp_integral=lp_integral, message="LP relaxation: a lower bound, no decision", **common)
+            res = self.result(status, objective=z, bound=lb, lp_relaxation=z, lp_integral=lp_integral,
+                              message="LP relaxation: a lower bound, no decision")
             return self._times(res, build)
-        decision = self.decision(theta, integral=False)
-        res = SolveResult(v.name, "colgen", status, objective=z, bound=lb, decision=decision, lp_relaxation=z,
-                          lp_integral=lp_integral, **common)
+        res = self.result(status, objective=z, bound=lb, decision=self.decision(theta, integral=False), lp_relaxation=z,
+                          lp_integral=lp_integral)
         return self._times(res, build)
 
     def _times(self, res: SolveResult, build: float) -> SolveResult:
@@ -549,24 +323,21 @@ class ColumnGeneration:
     def run_phase1(self, share: float) -> str:
         m = self.master
         self.phase1 = True
-        costs = np.array([c.cost for c in m.columns])
         cols = m.theta_cols()
-        m.h.changeColsCost(len(cols), cols, np.zeros(len(cols)))
+        m.lp.set_costs(cols, np.zeros(len(cols)))
         if m.t_col is not None:
-            m.h.changeColsCost(1, np.array([m.t_col], np.int32), np.zeros(1))
+            m.lp.set_costs([m.t_col], np.zeros(1))
         m.set_slack_cost(1.0)
         how = self.loop("phase1", share)
         if how != "converged":
             return how
         # feasible: slacks off, costs back, continue phase 2
-        k = len(m.slack_cols)
-        m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.zeros(k))
+        m.set_slack_bounds(0.0)
         m.set_slack_cost(0.0)
         cols = m.theta_cols()
-        costs = np.array([c.cost for c in m.columns])
-        m.h.changeColsCost(len(cols), cols, costs)
+        m.lp.set_costs(cols, np.array([c.cost for c in m.columns]))
         if m.t_col is not None:
-            m.h.changeColsCost(1, np.array([m.t_col], np.int32), np.full(1, 1.0 / self.d.scale))
+            m.lp.set_costs([m.t_col], np.full(1, 1.0 / self.d.scale))
         return self.loop("final", share)
 
     def decision(self, theta: np.ndarray, integral: bool) -> dict:
@@ -583,7 +354,7 @@ class ColumnGeneration:
             if integral:
                 got = got[:1]
             total = sum(s for _, s in got)
-            decision[j] = tuple(route_from_arcs(c.tpl, c.arcs, s / total) for c, s in got)
+            decision[j] = tuple(c.tpl.with_exits(c.route, s / total) for c, s in got)
         return decision
 
     # -- unsplittable: heuristics, then the master MIP
@@ -622,11 +393,11 @@ class ColumnGeneration:
             mu = 0.0
             for _ in range(rounds):
                 cost = base + (R.T @ price if price.any() else 0.0) + (mu * lat if mu else 0.0)
-                dist, pred = shortest_from(tpl, cost, [job.source], self.pricer.net)
-                if not np.isfinite(dist[0, tpl.sink_vertex(job.sink)]):
+                found = self.pricer.best_path(j, tpl, cost)
+                if found is None:
                     break
-                _, arcs = self.pricer.arcs(j, (tpl, pred[0], cost))
-                col = make_column(d, self.master, j, tpl, arcs)
+                _, route, arcs = self.pricer.path(found)
+                col = make_column(d, self.master, j, tpl, route, arcs)
                 if self.fits(col, residual):
                     if best is None or key(col) < key(best):
                         best = col
@@ -708,15 +479,13 @@ class ColumnGeneration:
         jobs leave (``fit_path``). Big-M slacks keep the master feasible during the dive
         and must be 0 at the end. Returns one column per job, or None."""
         m = self.master
-        k = len(m.slack_cols)
-        m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.full(k, np.inf))
+        m.set_slack_bounds(np.inf)
         m.set_slack_cost(self.big_m)
         fixed = np.zeros(self.J, bool)
         chosen: dict[int, int] = {}
 
         def fix(j: int, i: int, on: bool) -> None:
-            c = np.array([m.col0[i]], np.int32)
-            m.h.changeColsBounds(1, c, np.ones(1) if on else np.zeros(1), np.ones(1))
+            m.lp.set_bounds([m.col0[i]], np.ones(1) if on else np.zeros(1), np.ones(1))
             fixed[j] = on
             if on:
                 chosen[j] = i
@@ -772,13 +541,12 @@ class ColumnGeneration:
         result = [m.columns[chosen[j]] for j in range(self.J)] if ok and fixed.all() else None
         for j, i in list(chosen.items()):  # undo the fixings and the slacks
             fix(j, i, False)
-        m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.zeros(k))
+        m.set_slack_bounds(0.0)
         return result
 
-    def price_and_branch(self, lp_value: float, lb: float | None, lp_integral: bool, common: dict) -> SolveResult:
-        v, m = self.variant, self.master
-        k = len(m.slack_cols)
-        m.h.changeColsBounds(k, m.slack_cols, np.zeros(k), np.zeros(k))
+    def price_and_branch(self, lp_value: float, lb: float | None, lp_integral: bool) -> SolveResult:
+        m = self.master
+        m.set_slack_bounds(0.0)
         t0 = time.perf_counter()
         theta = self.last[1][m.theta_cols()]
         # the start heuristics may use half of the time left; the master MIP keeps the rest
@@ -789,77 +557,63 @@ class ColumnGeneration:
         if start is None and not self.out_of_time(share):
             start = self.dive(share)
             how = "dive" if start else None
-        common["extra"]["heuristic_start"] = how
+        self.notes["heuristic_start"] = how
         first = len(m.columns)
         if start:
             m.add_columns(start)
-        cols = m.theta_cols()
-        m.h.changeColsIntegrality(len(cols), cols, np.full(len(cols), 1, dtype=np.uint8))  # kInteger
+        m.lp.make_integer(m.theta_cols())
         if start:
-            idx = np.asarray([m.col0[first + i] for i in range(len(start))], dtype=np.int32)
-            m.h.setSolution(len(idx), idx, np.ones(len(idx)))
-        if self.limit is not None:
-            remaining = max(self.limit - self.elapsed(), 1.0)
-            m._opt("time_limit", float(m.h.getRunTime()) + remaining)
-        m._opt("mip_rel_gap", self.optimal_tol)
+            m.lp.set_start([m.col0[first + i] for i in range(len(start))], np.ones(len(start)))
+        m.lp.set_option("mip_rel_gap", self.optimal_tol)
         if "mip_abs_gap" not in self.options.raw:
-            m._opt("mip_abs_gap", 0.0)
-        m.h.run()
+            m.lp.set_option("mip_abs_gap", 0.0)
+        _, name, _ = m.lp.run(self.clock)
         self.mip_time = time.perf_counter() - t0
-        common["extra"]["mip_time"] = self.mip_time
-        common["extra"]["columns"] = len(m.columns)
-        common["extra"]["cg_iterations"] = self.iterations
-        common["iterations"] = self.iterations
-        info = m.h.getInfo()
-        common["nodes"] = int(info.mip_node_count)
-        has_point = info.primal_solution_status == 2
-        name = m.h.modelStatusToString(m.h.getModelStatus())
-        common["extra"]["mip_status"] = name
-        if not has_point:
-            return self.arc_fallback(lp_value, lb, lp_integral, common, name)
-        x = np.asarray(m.h.getSolution().col_value)
-        theta = x[m.theta_cols()]
-        z = float(info.objective_function_value) * self.d.scale
-        gap = (z - lb) / max(abs(z), 1e-9) if lb is not None else None
+        self.notes["mip_status"] = name
+        nodes = m.lp.mip_nodes()
+        if not m.lp.has_point():
+            return self.arc_fallback(lp_value, lb, lp_integral, name, nodes)
+        theta = m.lp.primal()[m.theta_cols()]
+        z = m.lp.objective() * self.d.scale
+        gap = relative_gap(z, lb)
         status = Status.OPTIMAL if gap is not None and gap <= self.optimal_tol else Status.FEASIBLE
-        return SolveResult(v.name, "colgen", status, objective=z, bound=lb, decision=self.decision(theta, True),
+        return self.result(status, objective=z, bound=lb, decision=self.decision(theta, True), nodes=nodes,
                            lp_relaxation=lp_value, lp_integral=lp_integral,
-                           message="" if status == Status.OPTIMAL else "price-and-branch: gap to the CG bound", **common)
+                           message="" if status == Status.OPTIMAL else "price-and-branch: gap to the CG bound")
 
-    def arc_fallback(self, lp_value: float, lb: float | None, lp_integral: bool, common: dict,
-                     mip_status: str) -> SolveResult:
+    def arc_fallback(self, lp_value: float, lb: float | None, lp_integral: bool, mip_status: str,
+                     nodes: int) -> SolveResult:
         """No integer solution over the generated columns: solve the arc-form MILP in the time
         left (when its layered graphs fit ARC_FALLBACK_MAX_ARCS), which either finds one or
         proves the instance infeasible; else report the CG bound alone."""
         v = self.variant
         arcs = sum(t.num_arcs for opts in self.d.options for t in opts)
-        left = None if self.limit is None else self.limit - self.elapsed()
-        common["extra"]["fallback"] = None
+        left = self.clock.remaining()
+        self.notes["fallback"] = None
         if (left is None or left > 0.5) and arcs <= ARC_FALLBACK_MAX_ARCS:
-            from formulations.f3_arc import _solve_highspy  # the arc form imports nothing from here
+            from formulations.f3.arc import _solve_arrays  # the arc form imports nothing from here
 
             opts = replace(self.options, time_limit=left)
-            res = _solve_highspy(v)(self.d.instance, opts)
-            common["extra"]["fallback"] = "arc-milp"
-            common["extra"]["fallback_status"] = res.status.value
-            extra = {**res.extra, **common["extra"]}
+            res = _solve_arrays(v, highs.BACKEND)(self.d.instance, opts)
+            self.notes.update(fallback="arc-milp", fallback_status=res.status.value)
+            extra = {**res.extra, **self.result(Status.ERROR).extra}
             bound = res.bound
             if lb is not None and bound is not None:
                 bound = max(bound, lb)
             if res.status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT) and res.decision is not None:
-                gap = (res.objective - bound) / max(abs(res.objective), 1e-9) if bound is not None else None
+                gap = relative_gap(res.objective, bound)
                 status = Status.OPTIMAL if gap is not None and gap <= self.optimal_tol else Status.FEASIBLE
-                return replace(res, backend="colgen", status=status, bound=bound, lp_relaxation=lp_value,
+                return replace(res, status=status, bound=bound, lp_relaxation=lp_value,
                                lp_integral=lp_integral, extra=extra, iterations=self.iterations,
                                message=f"price-and-branch found no integer solution over {len(self.master.columns)}"
                                        f" columns ({mip_status}); arc-form MILP fallback")
             if res.status is Status.INFEASIBLE:
-                return replace(res, backend="colgen", lp_relaxation=lp_value, extra=extra,
+                return replace(res, lp_relaxation=lp_value, extra=extra,
                                message=f"{res.message} (arc-form MILP fallback after price-and-branch)")
         status = Status.TIME_LIMIT if self.out_of_time() or "time" in mip_status.lower() else Status.ERROR
-        return SolveResult(v.name, "colgen", status, bound=lb, lp_relaxation=lp_value, lp_integral=lp_integral,
+        return self.result(status, bound=lb, lp_relaxation=lp_value, lp_integral=lp_integral, nodes=nodes,
                            message=f"price-and-branch found no integer solution over {len(self.master.columns)} "
-                                   f"columns ({mip_status}); the CG bound stands", **common)
+                                   f"columns ({mip_status}); the CG bound stands")
 
 
 def _solve_colgen(variant: Variant) -> Callable[[Instance, SolverOptions], SolveResult]:
@@ -879,7 +633,8 @@ for _v in VARIANTS.values():
     _kind = "heuristic" if _v.integral else _v.kind
     register(SolverSpec(
         _v.name, "colgen", _solve_colgen(_v), "multi", _v.eval_objective, accepts=_ACCEPTS, kind=_kind,
-        capacitated=True, deadlines=_v.deadlines,
+        capacitated=True, deadlines=_v.deadlines, relaxation=_v.relaxation,
+        reference=_v.name if _v.integral else None,
         description=f"{_v.description}; path form, column generation"
                     + (" + price-and-branch" if _v.integral else "") + " (mip_gap = CG gap tolerance)",
         tags=frozenset({"F3", "path", "milp" if _v.integral else "lp"}),

@@ -1,6 +1,6 @@
 r"""F3 arc form: the multi-job capacitated flow on one layered graph per job (DESIGN.md 3, F3).
 
-Data (per job j; per-request arc coefficients from ``_f3_common``, rho-weighted by the job's
+Data (per job j; per-request arc coefficients from ``model``, rho-weighted by the job's
 active exits, see that module's docstring): layered graph H^{j,c} = (V^{j,c}, E^{j,c}) for each
 exit configuration c open to j (one configuration unless exits are selected), source
 s' = (s_j, 0), sink t' = (t_j, L); latency lat_e, energy en_e, node busy time u_{n,e} (C1) and
@@ -31,7 +31,7 @@ Add-ons (each a ``define_*`` step, chosen by the variant's ``addons``):
     minmax     min t  s.t. (F3.5) sum_{c,e} lat_e f^{j,c}_e - t <= 0  all j
 
 F3.3 is redundant when every configuration meets the target (unsplittable variants keep only
-those, see ``_f3_common.configurations``). The expected latency in F3.4/F3.5 is the
+those, see ``model.configurations``). The expected latency in F3.4/F3.5 is the
 share-weighted latency, exactly what ``instances.evaluate`` checks; with binary flows it is the
 latency of the job's only route.
 
@@ -54,8 +54,10 @@ capacity, deadline, accuracy and memory row (all rows are scaled to read "<= 1" 
 so slacks are relative), minimises their sum, and names the row with the largest slack in the
 message (the LP relaxation first; the MILP only if the relaxation is feasible).
 
-Backends: ``highspy`` (sparse arrays, one ``passModel``, vectorised over jobs) and
-``pyomo-highs`` (the same model written algebraically in Pyomo: the readable reference).
+Backends: one per array backend of ``dnnsplit.solvers`` (``highspy``, ``scip``: the model from
+sparse arrays, vectorised over jobs) and ``pyomo-highs`` (the same model written algebraically
+in Pyomo: the readable reference). ``time_limit`` is the wall clock of the whole call; the
+elastic explanation of an infeasible model runs in the time left.
 """
 
 from __future__ import annotations
@@ -67,11 +69,12 @@ from typing import Any, Callable
 import numpy as np
 import scipy.sparse as sp
 
-from dnnsplit.options import SolverOptions
+from dnnsplit.options import Clock, SolverOptions
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
-from formulations._f3_common import VARIANTS, F3Data, Template, Variant, infeasible_result, route_from_arcs
-from formulations._layered import SparseModel, highs_status, highs_version, run_highs
+from dnnsplit.solvers import array_backends, pyomo_highs
+from dnnsplit.solvers.model import ArrayBackend, ArrayBuilder, SparseModel, result_of
+from formulations.f3.model import VARIANTS, F3Data, Template, Variant, mark_infeasible, route_from_arcs
 from instances.evaluate import Route
 from instances.model import Instance
 
@@ -82,66 +85,12 @@ SLACK_TOL = 1e-7
 # ----------------------------------------------------------------------------- array builder
 
 
-@dataclass
-class ArcBuilder:
-    """Columns, rows and entries accumulated as numpy blocks, turned into one SparseModel."""
+class ArcBuilder(ArrayBuilder):
+    """The shared array builder plus the F3 rows that the elastic model may relax."""
 
-    integral: bool
-    cost: list[np.ndarray] = field(default_factory=list)
-    lower: list[np.ndarray] = field(default_factory=list)
-    upper: list[np.ndarray] = field(default_factory=list)
-    integer: list[np.ndarray] = field(default_factory=list)
-    row_lo: list[np.ndarray] = field(default_factory=list)
-    row_hi: list[np.ndarray] = field(default_factory=list)
-    ent: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-    cost_updates: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    elastic: list[tuple[int, int, str]] = field(default_factory=list)  # (row, sense +1 "<=" / -1 ">=", name)
-    ncol: int = 0
-    nrow: int = 0
-
-    def add_cols(self, n: int, lower: Any = 0.0, upper: Any = 1.0, integer: bool = False) -> int:
-        start = self.ncol
-        self.cost.append(np.zeros(n))
-        self.lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy())
-        self.upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy())
-        self.integer.append(np.full(n, bool(integer)))
-        self.ncol += n
-        return start
-
-    def add_rows(self, lo: Any, hi: Any, n: int) -> int:
-        start = self.nrow
-        self.row_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)).copy())
-        self.row_hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)).copy())
-        self.nrow += n
-        return start
-
-    def add_entries(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
-        self.ent.append((np.asarray(rows, np.int64).ravel(), np.asarray(cols, np.int64).ravel(),
-                         np.asarray(vals, float).ravel()))
-
-    def set_cost(self, cols: np.ndarray, vals: np.ndarray) -> None:
-        self.cost_updates.append((np.asarray(cols, np.int64).ravel(), np.asarray(vals, float).ravel()))
-
-    def build(self) -> SparseModel:
-        cat = lambda xs, dt=float: np.concatenate(xs) if xs else np.empty(0, dt)  # noqa: E731
-        c = cat(self.cost)
-        for cols, vals in self.cost_updates:
-            c[cols] = vals
-        if self.ent:
-            r = np.concatenate([e[0] for e in self.ent])
-            k = np.concatenate([e[1] for e in self.ent])
-            v = np.concatenate([e[2] for e in self.ent])
-        else:
-            r = k = np.empty(0, np.int64)
-            v = np.empty(0)
-        A = sp.csc_array((v, (r, k)), shape=(self.nrow, self.ncol))
-        A.sum_duplicates()
-        A.eliminate_zeros()
-        return SparseModel(
-            c=c, A=A, row_lower=cat(self.row_lo), row_upper=cat(self.row_hi),
-            col_lower=cat(self.lower), col_upper=cat(self.upper),
-            integer=cat(self.integer, bool) if self.integral else None,
-        )
+    def __init__(self, integral: bool) -> None:
+        super().__init__(integral)
+        self.elastic: list[tuple[int, int, str]] = []  # (row, sense +1 "<=" / -1 ">=", name)
 
 
 @dataclass
@@ -429,74 +378,72 @@ def _most_violated(slack: np.ndarray, elastic: list[tuple[int, int, str]]) -> tu
     return elastic[k][2], float(slack[k])
 
 
-# ----------------------------------------------------------------------------- highspy backend
+# ----------------------------------------------------------------------------- array backends
 
 
-def _solve_highspy(variant: Variant) -> Callable[[Instance, SolverOptions], SolveResult]:
+def _solve_arrays(variant: Variant, adapter: ArrayBackend) -> Callable[[Instance, SolverOptions], SolveResult]:
     def solve(instance: Instance, options: SolverOptions) -> SolveResult:
-        t0 = time.perf_counter()
+        clock = options.clock()
         d = F3Data(instance, variant)
         b, idx = build_arrays(d)
         model = b.build()
-        build = time.perf_counter() - t0
-        out = run_highs(model, options)
-        status = highs_status(out.model_status)
-        common: dict[str, Any] = dict(
-            solver="HiGHS", solver_version=highs_version(), build_time=build, solve_time=out.solve_time,
-            iterations=out.iterations, nodes=out.nodes,
-            extra={"model_status": out.model_status, **out.info, **_sizes(d, model)},
-        )
-        if status == Status.INFEASIBLE:
-            return _explain_infeasible(variant, "highspy", model, b.elastic, options, common)
-        return _finish(variant, "highspy", d, idx, status, out.x, out.objective, out.bound, out.model_status, common)
+        build = clock.elapsed()
+        run = adapter.run(model, options, clock)
+        result = result_of(run, build_time=build, extra=_sizes(d, model))
+        if run.status == Status.INFEASIBLE:
+            return _explain_infeasible(adapter, model, b.elastic, options, clock, result)
+        return _finish(variant, d, idx, run.x, run.objective, run.bound, run.solver_status, result)
 
     return solve
 
 
-def _explain_infeasible(
-    variant: Variant, backend: str, model: SparseModel, elastic: list[tuple[int, int, str]],
-    options: SolverOptions, common: dict[str, Any],
-) -> SolveResult:
-    """Name the most violated resource with an elastic LP (then MILP) over the side rows."""
+def _explain_infeasible(adapter: ArrayBackend, model: SparseModel, elastic: list[tuple[int, int, str]],
+                        options: SolverOptions, clock: Clock, result: SolveResult) -> SolveResult:
+    """Name the most violated resource with an elastic LP (then MILP) over the side rows, in the
+    time left."""
     if not elastic:
-        return SolveResult(variant.name, backend, Status.INFEASIBLE, message="infeasible (no side constraint)", **common)
+        result.message = "infeasible (no side constraint)"
+        return result
     el = elastic_model(model, elastic)
     n = model.num_cols
     for relax, how in ((True, "the elastic LP relaxation"), (False, "the elastic MILP")):
         if not relax and el.integer is None:
             break
-        res = run_highs(el, options, relax=relax)
+        res = adapter.run(el, options, clock, relax=relax)
         if res.x is not None and res.objective is not None and res.objective > SLACK_TOL:
             name, s = _most_violated(res.x[n:], elastic)
-            return infeasible_result(variant.name, backend, name, s, how, **common)
-    return SolveResult(variant.name, backend, Status.INFEASIBLE,
-                       message="infeasible: HiGHS proved it, but the elastic model found no violated resource", **common)
+            return mark_infeasible(result, name, s, how)
+    result.message = (f"infeasible: {adapter.solver} proved it, but the elastic model found no violated resource"
+                      " (or ran out of time)")
+    return result
 
 
-def _finish(
-    variant: Variant, backend: str, d: F3Data, idx: FlowIndex, status: Status, x: np.ndarray | None,
-    objective: float | None, bound: float | None, model_status: str, common: dict[str, Any],
-) -> SolveResult:
+def _finish(variant: Variant, d: F3Data, idx: FlowIndex, x: np.ndarray | None, objective: float | None,
+            bound: float | None, solver_status: str, result: SolveResult) -> SolveResult:
     objective = None if objective is None else objective * d.scale  # the model minimises objective / S
     bound = None if bound is None else bound * d.scale
-    common["extra"]["objective_scale"] = d.scale
+    result.extra["objective_scale"] = d.scale
     if x is None or objective is None:
-        return SolveResult(variant.name, backend, status if status != Status.OPTIMAL else Status.ERROR,
-                           bound=bound, message=model_status, **common)
-    if not variant.integral and status != Status.OPTIMAL:  # an unfinished LP point: no decision
-        return SolveResult(variant.name, backend, status, message=model_status, **common)
+        if result.status == Status.OPTIMAL:
+            result.status = Status.ERROR
+        result.bound, result.message = bound, solver_status
+        return result
+    if not variant.integral and result.status != Status.OPTIMAL:  # an unfinished LP point: no decision
+        result.message = solver_status
+        return result
     flows = np.concatenate([x[f0 : f0 + t.num_arcs] for blocks in idx.blocks for t, f0, _ in blocks])
-    integral = _integral(flows)
+    result.lp_integral = _integral(flows)
+    result.objective = objective
     if variant.kind == "bound":
-        return SolveResult(variant.name, backend, status, objective=objective, bound=objective,
-                           lp_relaxation=objective, lp_integral=integral,
-                           message="LP relaxation: a lower bound, no decision", **common)
-    decision = decision_from_flows(d, idx, x)
+        result.bound = result.lp_relaxation = objective
+        result.message = "LP relaxation: a lower bound, no decision"
+        return result
+    result.decision = decision_from_flows(d, idx, x)
     if variant.integral:
-        return SolveResult(variant.name, backend, status, objective=objective, bound=bound, decision=decision,
-                           lp_integral=integral, **common)
-    return SolveResult(variant.name, backend, status, objective=objective, bound=objective, decision=decision,
-                       lp_relaxation=objective, lp_integral=integral, **common)
+        result.bound = bound
+    else:
+        result.bound = result.lp_relaxation = objective
+    return result
 
 
 # ----------------------------------------------------------------------------- pyomo backend
@@ -717,49 +664,29 @@ def pyo_define_elastic(m: Any) -> None:
 
 def _solve_pyomo(variant: Variant) -> Callable[[Instance, SolverOptions], SolveResult]:
     def solve(instance: Instance, options: SolverOptions) -> SolveResult:
-        import pyomo
         import pyomo.environ as pyo
-        from pyomo.contrib.solver.common.results import TerminationCondition as TC
 
-        from formulations.f2_layered import _pyomo_highs, _pyomo_solver_options
-
-        t0 = time.perf_counter()
+        clock = options.clock()
         d = F3Data(instance, variant)
         m = build_pyomo(d)
-        build = time.perf_counter() - t0
-        opt = _pyomo_highs()
-
-        def run(model: Any) -> Any:
-            return opt.solve(model, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                             threads=options.threads, time_limit=options.time_limit,
-                             solver_options=_pyomo_solver_options(options, mip=variant.integral))
-
-        t1 = time.perf_counter()
-        res = run(m)
-        solve_time = time.perf_counter() - t1
-        tc = res.termination_condition
-        common: dict[str, Any] = dict(
-            solver="HiGHS via Pyomo", solver_version=f"pyomo {pyomo.__version__}, HiGHS {highs_version()}",
-            build_time=build, solve_time=solve_time,
-            extra={"termination": tc.name, **_sizes(d), "n_cols": m.nvariables(), "n_rows": m.nconstraints()},
-        )
-        if tc in (TC.provenInfeasible, TC.infeasibleOrUnbounded):
+        build = clock.elapsed()
+        run = pyomo_highs.solve(m, options, clock, mip=variant.integral)
+        result = result_of(run, build_time=build,
+                           extra={**_sizes(d), "n_cols": m.nvariables(), "n_rows": m.nconstraints()})
+        if run.status == Status.INFEASIBLE:
             if not m.side_names:
-                return SolveResult(variant.name, "pyomo-highs", Status.INFEASIBLE, message="infeasible", **common)
+                result.message = "infeasible"
+                return result
             pyo_define_elastic(m)
-            el = run(m)
-            if el.incumbent_objective is not None and el.incumbent_objective > SLACK_TOL:
-                el.solution_loader.load_vars()
-                slack = np.array([pyo.value(m.slack[k]) for k in range(len(m.side_names))])
+            el = pyomo_highs.solve(m, options, clock, mip=variant.integral)
+            if el.objective is not None and el.objective > SLACK_TOL:
+                slack = np.array([el.value(m.slack[k]) if not m.slack[k].fixed else 0.0 for k in range(len(m.side_names))])
                 k = int(np.argmax(slack))
-                return infeasible_result(variant.name, "pyomo-highs", m.side_names[k], float(slack[k]),
-                                         "the elastic model (Pyomo)", **common)
-            return SolveResult(variant.name, "pyomo-highs", Status.INFEASIBLE, message="infeasible", **common)
-        status = {TC.convergenceCriteriaSatisfied: Status.OPTIMAL, TC.maxTimeLimit: Status.TIME_LIMIT}.get(tc, Status.ERROR)
-        if res.incumbent_objective is None:
-            return SolveResult(variant.name, "pyomo-highs", status if status != Status.OPTIMAL else Status.ERROR,
-                               message=tc.name, **common)
-        primals = res.solution_loader.get_vars()
+                return mark_infeasible(result, m.side_names[k], float(slack[k]), "the elastic model (Pyomo)")
+            result.message = "infeasible"
+            return result
+        if run.values is None:
+            return _finish(variant, d, FlowIndex([]), None, None, run.bound, run.solver_status, result)
         blocks: list[list[tuple[Template, int, int]]] = []
         values: list[np.ndarray] = []
         col = 0
@@ -768,32 +695,37 @@ def _solve_pyomo(variant: Variant) -> Callable[[Instance, SolverOptions], SolveR
             for o, tpl in enumerate(opts):
                 x = np.zeros(tpl.num_arcs)
                 for a in np.flatnonzero(tpl.usable).tolist():
-                    x[a] = primals[m.f[j, o, a]]
+                    x[a] = run.value(m.f[j, o, a])
                 values.append(x)
                 row.append((tpl, col, -1))
                 col += tpl.num_arcs
             blocks.append(row)
-        x_all = np.concatenate(values)
-        bound = res.objective_bound if variant.integral else res.incumbent_objective
-        bound = None if bound is None or not np.isfinite(bound) else float(bound)
-        return _finish(variant, "pyomo-highs", d, FlowIndex(blocks), status, x_all,
-                       float(res.incumbent_objective), bound, tc.name, common)
+        bound = run.bound if variant.integral else run.objective
+        return _finish(variant, d, FlowIndex(blocks), np.concatenate(values), run.objective, bound,
+                       run.solver_status, result)
 
     return solve
 
 
 # ----------------------------------------------------------------------------- registry
 
-_LP = frozenset({"time_limit", "threads", "seed", "lp_algorithm", "raw"})
-_MIP = _LP | {"mip_gap"}
 PYOMO_MAX_ARCS = 100_000
 HIGHSPY_MAX_ARCS = 20_000_000
 
+
+def _registration(v: Variant) -> dict[str, Any]:
+    return dict(problem="multi", objective=v.eval_objective, kind=v.kind, capacitated=True, memory=v.memory,
+                deadlines=v.deadlines, relaxation=v.relaxation,
+                tags=frozenset({"F3", "arc", "milp" if v.integral else "lp"}))
+
+
 for _v in VARIANTS.values():
-    _common = dict(problem="multi", objective=_v.eval_objective, accepts=_MIP if _v.integral else _LP,
-                   kind=_v.kind, capacitated=True, memory=_v.memory, deadlines=_v.deadlines,
-                   tags=frozenset({"F3", "arc", "milp" if _v.integral else "lp"}))
-    register(SolverSpec(_v.name, "highspy", _solve_highspy(_v), description=f"{_v.description}; arc form, highspy",
-                        max_layered_arcs=HIGHSPY_MAX_ARCS, **_common))
-    register(SolverSpec(_v.name, "pyomo-highs", _solve_pyomo(_v), description=f"{_v.description}; arc form, Pyomo",
-                        max_layered_arcs=PYOMO_MAX_ARCS, **_common))
+    for _adapter in array_backends():
+        register(SolverSpec(_v.name, _adapter.backend, _solve_arrays(_v, _adapter),
+                            accepts=_adapter.accepts_mip if _v.integral else _adapter.accepts_lp,
+                            description=f"{_v.description}; arc form, {_adapter.solver}",
+                            max_layered_arcs=_adapter.max_layered_arcs or HIGHSPY_MAX_ARCS, **_registration(_v)))
+    register(SolverSpec(_v.name, "pyomo-highs", _solve_pyomo(_v),
+                        accepts=pyomo_highs.MIP_OPTIONS if _v.integral else pyomo_highs.LP_OPTIONS,
+                        description=f"{_v.description}; arc form, Pyomo", max_layered_arcs=PYOMO_MAX_ARCS,
+                        **_registration(_v)))

@@ -1,13 +1,16 @@
 """Per-job data shared by both forms of F3 (DESIGN.md section 3, F3): variants, exit
 configurations, and the per-arc coefficients of each job's layered graph.
 
-Used by ``f3_arc.py`` (arc form: one flow per job and configuration) and ``f3_paths.py`` (path
-form: column generation). Both read the same :class:`F3Data`, so they solve the same model.
+Used by ``arc.py`` (arc form: one flow per job and configuration) and the path form
+(``master.py``, ``pricing.py``, ``colgen.py``: column generation). Both read the same
+:class:`F3Data`, so they solve the same model; the heuristics (greedy, DINA, FIN) read the same
+templates, so their latencies and loads are exactly the ones the exact models constrain: the
+per-request load coefficients of C1/C2 are derived here and nowhere else.
 
 Templates
 ---------
 A job's layered graph depends only on (model, active exits, and, when exits are active, the
-sink t_j). One :class:`Template` per distinct key holds the structure (``_layered``'s
+sink t_j). One :class:`Template` per distinct key holds the structure (the engine's
 :class:`LayeredGraph`, arc order: communication arcs ``l*|A| + a``, then computation arcs
 ``(L+1)|A| + (l-1)|C| + k``) and the per-request coefficients of every arc, with
 rho_1..rho_{L+1} from the active exits X (exactly ``instances/evaluate.py``'s weighting):
@@ -55,10 +58,10 @@ from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
+from dnnsplit.graph.layered import LayeredGraph, build_layered_graph, route_from_arc_path
+from dnnsplit.graph.shortest import LayeredCosts, TransferTables, layered_labels, walk
 from dnnsplit.results import SolveResult, Status
-from formulations._layered import COMPUTE, LayeredGraph, TransferTables, base_graph, build_layered_graph
 from instances.evaluate import Route
 from instances.model import Instance
 
@@ -92,6 +95,11 @@ class Variant:
         if not self.integral and (self.objective == "minmax" or self.memory):
             return "bound"
         return "exact"
+
+    @property
+    def relaxation(self) -> str | None:
+        """The splittable variant whose optimum is this MILP's LP relaxation (None for an LP)."""
+        return self.name.removesuffix("-milp") + "-lp" if self.integral else None
 
     @property
     def addons(self) -> tuple[str, ...]:
@@ -169,6 +177,7 @@ class Template:
     exit_paths: dict[int, dict[int, tuple[int, ...]]]  # exit -> compute node -> links to the sink
     exit_layer: dict[int, int]  # exit -> the layer it follows
     compute_pos: np.ndarray  # node -> position in graph.compute_nodes (-1: router)
+    busy: np.ndarray  # (L, |C|): C1 busy seconds per request of each computation arc (exit heads in)
 
     @property
     def num_arcs(self) -> int:
@@ -196,6 +205,43 @@ class Template:
         """Arc index of the computation arc of ``layer`` (1..L) on ``node``."""
         g = self.graph
         return (g.num_layers + 1) * g.num_links + (layer - 1) * len(g.compute_nodes) + int(self.compute_pos[node])
+
+    def costs(self, arc_cost: np.ndarray) -> LayeredCosts:
+        """Per-arc costs (inf: pruned) as the engine's costs: (L+1, |A|) links, (L, |N|) nodes."""
+        g = self.graph
+        L, A, nc = g.num_layers, g.num_links, g.num_comm_arcs
+        node_cost = np.full((L, g.num_nodes), np.inf)
+        node_cost[:, g.compute_nodes] = arc_cost[nc:].reshape(L, len(g.compute_nodes))
+        return LayeredCosts.explicit(arc_cost[:nc].reshape(L + 1, A), node_cost)
+
+    def arcs_of(self, route: Route) -> np.ndarray:
+        """Arc indices of a route of this template (communication arcs by copy, then compute)."""
+        g = self.graph
+        A, C = g.num_links, len(g.compute_nodes)
+        comm = [l * A + np.asarray(p, dtype=np.int64) for l, p in enumerate(route.paths)]
+        layers = np.arange(1, g.num_layers + 1)
+        comp = (g.num_layers + 1) * A + (layers - 1) * C + self.compute_pos[np.asarray(route.placement, dtype=np.int64)]
+        return np.concatenate([*comm, comp]).astype(np.int64)
+
+    def with_exits(self, route: Route, share: float = 1.0) -> Route:
+        """``route`` (placement and paths) with this configuration's exits and their deliveries."""
+        exit_paths = tuple(self.exit_paths[x][route.placement[self.exit_layer[x] - 1]] for x in self.config)
+        return Route(route.placement, route.paths, self.config, exit_paths, share)
+
+    def shortest(self, arc_cost: np.ndarray, sources: Sequence[int], network) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """One engine pass per source node under ``arc_cost``: {source: (labels of copy L, parents)}
+        (a source whose pass finds no seed in some copy is left out)."""
+        costs = self.costs(arc_cost)
+        out = {}
+        for src in sources:
+            got = layered_labels(network, int(src), costs)
+            if got is not None:
+                out[int(src)] = got
+        return out
+
+    def path(self, arc_cost: np.ndarray, parents: np.ndarray, source: int, sink: int, network) -> Route:
+        """The route of the engine's parents (from ``shortest``) to ``sink``, exits not added."""
+        return walk(network, parents, self.costs(arc_cost), source, sink)
 
 
 def build_template(
@@ -265,8 +311,7 @@ def build_template(
     key = (job.model, config, job.sink if config else None)
     exit_layer = {x: model.exits[x].after_layer for x in config}
     return Template(
-        key, job.model, config, g, rho, accuracy, latency, energy, R, usable, exit_paths, exit_layer, compute_pos
-    )
+        key, job.model, config, g, rho, accuracy, latency, energy, R, usable, exit_paths, exit_layer, compute_pos, busy)
 
 
 class F3Data:
@@ -347,11 +392,11 @@ def _objective_scale(d: F3Data) -> float:
         for tpl in opts:
             by_tpl.setdefault(id(tpl), (tpl, []))[1].append(j)
     for tpl, js in by_tpl.values():
-        sources = sorted({jobs[j].source for j in js})
-        dist, _ = shortest_from(tpl, np.where(tpl.usable, tpl.objective(mode), np.inf), sources, d.instance.network)
-        row = {s: k for k, s in enumerate(sources)}
+        passes = tpl.shortest(np.where(tpl.usable, tpl.objective(mode), np.inf), sorted({jobs[j].source for j in js}),
+                              d.instance.network)
         for j in js:
-            best[j] = min(best[j], float(dist[row[jobs[j].source], tpl.sink_vertex(jobs[j].sink)]))
+            if jobs[j].source in passes:
+                best[j] = min(best[j], float(passes[jobs[j].source][0][jobs[j].sink]))
     finite = best[np.isfinite(best)]
     if not len(finite):
         return 1.0
@@ -364,72 +409,9 @@ def _objective_scale(d: F3Data) -> float:
 # ----------------------------------------------------------------------------- paths and routes
 
 
-def layered_csr(tpl: Template, arc_cost: np.ndarray, network) -> sp.csr_array:
-    """The template's layered graph as a simple-graph CSR with ``arc_cost`` (parallel links: min)."""
-    return replace(tpl.graph, cost=arc_cost).csr(network)
-
-
-def shortest_from(
-    tpl: Template, arc_cost: np.ndarray, sources: Sequence[int], network
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dijkstra from vertices (s, 0) for each source node: (dist, pred), shape (len, |V|)."""
-    g = layered_csr(tpl, arc_cost, network)
-    dist, pred = dijkstra(g, directed=True, indices=np.asarray(sources, dtype=np.int64), return_predecessors=True)
-    return dist, pred
-
-
-def arcs_from_pred(tpl: Template, pred_row: np.ndarray, source: int, sink: int, arc_cost: np.ndarray, network) -> np.ndarray:
-    """Arc indices (in path order) of the predecessor path source vertex -> sink vertex."""
-    verts = [sink]
-    v = sink
-    while v != source:
-        v = int(pred_row[v])
-        if v < 0:
-            raise ValueError(f"vertex {sink} not reachable from {source}")
-        verts.append(v)
-    verts.reverse()
-    return arcs_from_vertices(tpl, np.asarray(verts, dtype=np.int64), arc_cost, network)
-
-
-def arcs_from_vertices(tpl: Template, v: np.ndarray, arc_cost: np.ndarray, network) -> np.ndarray:
-    g = tpl.graph
-    N, A = g.num_nodes, g.num_links
-    copy, node = v // N, v % N
-    up = copy[1:] == copy[:-1] + 1
-    arcs = np.empty(len(v) - 1, dtype=np.int64)
-    layer = copy[1:][up]
-    arcs[up] = (g.num_layers + 1) * A + (layer - 1) * len(g.compute_nodes) + tpl.compute_pos[node[:-1][up]]
-    same = ~up
-    if same.any():
-        base = base_graph(network)
-        i, k, l = node[:-1][same], node[1:][same], copy[:-1][same]
-        if not base.has_parallel:
-            links = base.pair_link[base.pair_index(i, k)]
-        else:
-            links = np.array(
-                [base.best_link(int(a), int(b), arc_cost[int(c) * A : (int(c) + 1) * A]) for a, b, c in zip(i, k, l)],
-                dtype=np.int64,
-            )
-        arcs[same] = l * A + links
-    return arcs
-
-
 def route_from_arcs(tpl: Template, arcs: Sequence[int], share: float = 1.0) -> Route:
     """A source-sink arc path of ``tpl`` -> Route with the template's active exits."""
-    g = tpl.graph
-    L = g.num_layers
-    placement: list[int] = []
-    paths: list[list[int]] = [[] for _ in range(L + 1)]
-    for arc in arcs:
-        l, i = int(g.layer[arc]), int(g.index[arc])
-        if g.kind[arc] == COMPUTE:
-            placement.append(i)
-        else:
-            paths[l].append(i)
-    if len(placement) != L:
-        raise ValueError(f"arc path places {len(placement)} layers, the model has {L}")
-    exit_paths = tuple(tpl.exit_paths[x][placement[tpl.exit_layer[x] - 1]] for x in tpl.config)
-    return Route(tuple(placement), tuple(tuple(p) for p in paths), tpl.config, exit_paths, share)
+    return tpl.with_exits(route_from_arc_path(tpl.graph, arcs), share)
 
 
 def column_resources(R: sp.csc_array, arcs: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -448,11 +430,12 @@ def column_resources(R: sp.csc_array, arcs: np.ndarray, scale: float) -> tuple[n
 # ----------------------------------------------------------------------------- results
 
 
-def infeasible_result(formulation: str, backend: str, what: str, ratio: float | None, how: str, **kw) -> SolveResult:
-    """INFEASIBLE with the most violated resource named in the message."""
+def mark_infeasible(result: SolveResult, what: str, ratio: float | None, how: str) -> SolveResult:
+    """``result`` as INFEASIBLE with the most violated resource named in the message."""
     detail = f" (elastic slack {ratio:.4g} of its limit)" if ratio is not None else ""
-    msg = f"infeasible: most violated resource: {what}{detail}; found by {how}"
-    return SolveResult(formulation, backend, Status.INFEASIBLE, message=msg, **kw)
+    result.status = Status.INFEASIBLE
+    result.message = f"infeasible: most violated resource: {what}{detail}; found by {how}"
+    return result
 
 
 def side_row_names(data: F3Data) -> list[str]:

@@ -10,7 +10,7 @@ Graph. For each exit configuration X (a subset of the model's exits) with
 sum_{x in X} q_x alpha_x + rho_{L+1} alpha_L >= A (all subsets when the job or the model has no
 accuracy figure), the (block, node) graph is the layered graph of F2 with one block per layer
 (the finest blocks; FIN's coarser blocks are a restriction of it). Arc coefficients are those of
-the exact F3 models (``formulations._f3_common.build_template``), so gaps are comparable:
+the exact F3 models (``formulations.f3.model.build_template``), so gaps are comparable:
 
     (R1) comm arc (i, l) -> (k, l), link a, l = 0..L:  latency rho_{l+1}(o_l / b_a + delta_a),
          energy rho_{l+1} eps_a o_l
@@ -61,16 +61,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnnsplit.options import SolverOptions, UnsupportedOption
+from dnnsplit.graph.shortest import LayeredCosts, TransferTables, layered_shortest_path, reverse_labels
+from dnnsplit.options import Clock, SolverOptions, UnsupportedOption
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
-from formulations._f3_common import Template, build_template, route_from_arcs
-from formulations._layered import TransferTables
-from formulations.baselines_single import dijkstra_links, layered_path
+from formulations.f3.model import Template, build_template, route_from_arcs
 from instances.evaluate import Route, evaluate
 from instances.model import Instance
 
 FORMULATION = "fin"
+REFERENCE = "F3-exit-select-milp"  # the exact formulation FIN's gaps are measured against
 GAMMA_DEFAULT = 20
 GAMMA_RANGE = (2, 2000)
 MAX_EXITS = 12  # 2^12 configurations at most
@@ -172,7 +172,11 @@ def _close_zero(cur, ck, ci, zero, en, frm, to) -> None:
         cur[better], ck[better], ci[better] = best[better], LINK, zero[arg[better]]
 
 
-def _level_dp(instance: Instance, arcs: _Arcs, T: float, gamma: int, job_index: int = 0):
+class _TimeUp(Exception):
+    pass
+
+
+def _level_dp(instance: Instance, arcs: _Arcs, T: float, gamma: int, job_index: int = 0, clock: Clock | None = None):
     """Minimum energy (R4) within gamma levels: (energy per request, Route, levels used, labels) or None."""
     net = instance.network
     job = instance.jobs[job_index]
@@ -191,6 +195,8 @@ def _level_dp(instance: Instance, arcs: _Arcs, T: float, gamma: int, job_index: 
     pos_links = [np.flatnonzero(dl[l] > 0) for l in range(L + 1)]
     zero_links = [np.flatnonzero(dl[l] == 0) for l in range(L + 1)]
     for k in range(K + 1):
+        if clock is not None and clock.expired():
+            raise _TimeUp
         for l in range(L + 1):
             cur = B[k - 1, l].copy() if k else np.full(N, np.inf)
             ck = np.where(np.isfinite(cur), CARRY, 0).astype(np.int8)
@@ -245,20 +251,21 @@ def _level_dp(instance: Instance, arcs: _Arcs, T: float, gamma: int, job_index: 
     return float(B[K, L, t]), route, (used or 0), int(np.isfinite(B).sum())
 
 
+def _full(instance: Instance, per_compute: np.ndarray, compute: np.ndarray) -> np.ndarray:
+    """(L, |C|) computation-arc values -> (L, |N|) with inf on routers."""
+    full = np.full((per_compute.shape[0], instance.network.num_nodes), np.inf)
+    full[:, compute] = per_compute
+    return full
+
+
 def _min_energy_path(instance: Instance, arcs: _Arcs, job_index: int = 0):
-    """No deadline: the least-energy layered path (exact)."""
-    net = instance.network
+    """No deadline: the least-energy layered path (exact), by the engine."""
     job = instance.jobs[job_index]
-    L = arcs.comp_en.shape[0]
-    comp = np.full((L, net.num_nodes), np.inf)
-    comp[:, arcs.compute] = arcs.comp_en
-    found = layered_path(net, job.source, job.sink, comp, arcs.comm_en)
-    if found is None:
+    costs = LayeredCosts.explicit(arcs.comm_en, _full(instance, arcs.comp_en, arcs.compute))
+    energy, route = layered_shortest_path(instance.network, job.source, job.sink, costs)
+    if route is None:
         return None
-    energy, placement, paths = found
-    tpl = arcs.template
-    exit_paths = tuple(tpl.exit_paths[x][placement[tpl.exit_layer[x] - 1]] for x in tpl.config)
-    return energy, Route(placement, paths, tpl.config, exit_paths), 0, 0
+    return energy, arcs.template.with_exits(route), 0, 0
 
 
 # ----------------------------------------------------------------------------- FIN
@@ -277,27 +284,34 @@ def _gamma(options: SolverOptions, fixed: int | None) -> int:
     return g
 
 
-def fin(instance: Instance, gamma: int, backend: str) -> SolveResult:
+def fin(instance: Instance, options: SolverOptions, gamma: int) -> SolveResult:
     """Best FIN deployment over the admissible exit configurations."""
+    clock = options.clock()
     t0 = time.perf_counter()
     job = instance.jobs[0]
     T = job.deadline
     configs = exit_configurations(instance)
     extra: dict = {"gamma": gamma if T is not None else None, "deadline": T, "configurations": len(configs)}
     if not configs:
-        return SolveResult(
-            FORMULATION, backend, Status.INFEASIBLE, solver="python", solve_time=time.perf_counter() - t0, extra=extra,
-            message=f"no exit configuration meets the accuracy target {job.accuracy_target}",
-        )
+        return SolveResult(status=Status.INFEASIBLE, solver="python", solve_time=time.perf_counter() - t0, extra=extra,
+                           message=f"no exit configuration meets the accuracy target {job.accuracy_target}")
     best = None
     labels = 0
     build = 0.0
     tables = TransferTables(instance.network, origins=instance.network.compute_nodes)
+    timed_out = False
     for X in configs:
+        if clock.expired():
+            timed_out = True
+            break
         b0 = time.perf_counter()
         arcs = _arcs(instance, X, tables)
         build += time.perf_counter() - b0
-        out = _min_energy_path(instance, arcs) if T is None else _level_dp(instance, arcs, T, gamma)
+        try:
+            out = _min_energy_path(instance, arcs) if T is None else _level_dp(instance, arcs, T, gamma, clock=clock)
+        except _TimeUp:
+            timed_out = True
+            break
         if out is None:
             continue
         labels += out[3]
@@ -305,12 +319,16 @@ def fin(instance: Instance, gamma: int, backend: str) -> SolveResult:
             best = out
     solve = time.perf_counter() - t0 - build
     extra["labels"] = labels
+    if timed_out and best is None:
+        return SolveResult(status=Status.TIME_LIMIT, solver="python", build_time=build, solve_time=solve, extra=extra,
+                           message=f"time limit {clock.limit:g} s reached before any deployment was found")
     if best is None:
         msg = "no deployment found" if T is None else (
             f"no deployment within {gamma} latency levels of the deadline {T:g} s "
             "(rounding up may hide deadline-feasible ones: this does not prove infeasibility)"
         )
-        return SolveResult(FORMULATION, backend, Status.INFEASIBLE, solver="python", build_time=build, solve_time=solve, extra=extra, message=msg)
+        return SolveResult(status=Status.INFEASIBLE, solver="python", build_time=build, solve_time=solve, extra=extra,
+                           message=msg)
     energy, route, used, _ = best
     decision = {0: (route,)}
     ev = evaluate(instance, decision)
@@ -324,10 +342,9 @@ def fin(instance: Instance, gamma: int, backend: str) -> SolveResult:
     )
     if T is not None and latency > T * (1 + 1e-9):  # pragma: no cover - rounding up forbids this
         raise RuntimeError(f"FIN returned latency {latency} above the deadline {T}")
-    return SolveResult(
-        FORMULATION, backend, Status.FEASIBLE, objective=ev.objective("energy"), decision=decision,
-        solver="python", build_time=build, solve_time=solve, extra=extra,
-    )
+    extra["configurations_tried"] = "all" if not timed_out else "until the time limit"
+    return SolveResult(status=Status.TIME_LIMIT if timed_out else Status.FEASIBLE, objective=ev.objective("energy"),
+                       decision=decision, solver="python", build_time=build, solve_time=solve, extra=extra)
 
 
 # ----------------------------------------------------------------------------- exact reference
@@ -363,17 +380,8 @@ def _pareto(instance: Instance, arcs: _Arcs, T: float, job_index: int, incumbent
     for a, i in enumerate(net.link_source.tolist()):
         out_links[i].append(a)
     # lower bounds to the sink (reverse layered Dijkstra) on latency (0) and on energy (1)
-    lbs = []
-    for comm, comp in ((arcs.comm_lat, arcs.comp_lat), (arcs.comm_en, arcs.comp_en)):
-        bound = np.full((L + 1, N), np.inf)
-        bound[L], _ = dijkstra_links(net, t, comm[L], reverse=True)
-        for l in range(L, 0, -1):
-            vals = comp[l - 1] + bound[l, arcs.compute]
-            seeds = {int(n): float(v) for n, v in zip(arcs.compute, vals) if np.isfinite(v)}
-            if seeds:
-                bound[l - 1], _ = dijkstra_links(net, seeds, comm[l - 1], reverse=True)
-        lbs.append(bound)
-    lb_lat, lb_en = lbs
+    lb_lat, lb_en = (reverse_labels(net, t, LayeredCosts.explicit(comm, _full(instance, comp, arcs.compute)))
+                     for comm, comp in ((arcs.comm_lat, arcs.comp_lat), (arcs.comm_en, arcs.comp_en)))
     limit = T * (1 + 1e-12)
     settled = np.full((L + 1, N), np.inf)  # least energy settled per vertex
     parents: list[tuple[int, int]] = [(-1, -1)]  # (parent label, arc)
@@ -418,11 +426,12 @@ for _g in FIXED_GAMMAS:
         SolverSpec(
             formulation=FORMULATION,
             backend=f"g{_g}",
-            solve=(lambda g: lambda inst, opts: fin(inst, _gamma(opts, g), f"g{g}"))(_g),
+            solve=(lambda g: lambda inst, opts: fin(inst, opts, _gamma(opts, g)))(_g),
             problem="single",
             objective="energy",
             kind="heuristic",
             deadlines=True,
+            reference=REFERENCE,
             description=f"FIN latency-level graph, gamma = {_g}: least energy within the deadline and accuracy target",
             tags=frozenset({"baseline"}),
         )
@@ -432,12 +441,13 @@ register(
     SolverSpec(
         formulation=FORMULATION,
         backend="levels",
-        solve=lambda inst, opts: fin(inst, _gamma(opts, None), "levels"),
+        solve=lambda inst, opts: fin(inst, opts, _gamma(opts, None)),
         problem="single",
         objective="energy",
         accepts=frozenset({"raw"}),
         kind="heuristic",
         deadlines=True,
+        reference=REFERENCE,
         description=f"FIN latency-level graph, raw gamma (default {GAMMA_DEFAULT}, {GAMMA_RANGE[0]}..{GAMMA_RANGE[1]})",
         tags=frozenset({"baseline"}),
     )

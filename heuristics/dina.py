@@ -1,48 +1,10 @@
-"""Multi-job capacitated baselines (DESIGN.md section 4): greedy sequential routing and DINA-style matching.
+"""DINA-style exchange-stable matching of job segments to nodes (DESIGN.md section 4; "dina",
+backends "queueing", "capacity").
 
-Problem: every job of the instance, shared node and link capacities (C1, C2 with the
-utilisation cap kappa), unsplittable routes, objective "rate_weighted_latency"
-sum_j lambda_j * E[latency_j]. Early exits: none is active (``active_exits`` returns ();
-the same convention as the single-job formulations), but every cost and load below is written
-with the rho weights of ``instances/evaluate.py`` so a fixed exit set is a one-line change.
+Problem: as greedy's (``heuristics/greedy.py``): every job, shared capacities C1/C2, objective
+"rate_weighted_latency", no exit active; the segments' busy times come from the jobs' F3
+templates (the same coefficients the exact models constrain).
 
-Greedy sequential ("greedy", backends "input", "rate", "work", "regret")
-------------------------------------------------------------------------
-Residual capacities R_n = kappa - load_n (busy seconds per second), R_a = kappa b_a - load_a
-(bytes per second) start at kappa and kappa b_a. Jobs are placed one at a time; job j's arc
-loads on its layered graph are
-
-    (G1) compute arc (n, l-1) -> (n, l):  lambda_j rho_l tau_{l,n}   (+ exit head rho_x h_x / c_n)
-    (G2) comm arc (i, l) -> (k, l) on a:  lambda_j rho_{l+1} o_l
-
-and an arc is pruned (cost inf) when its load exceeds the residual of its resource. The job
-takes the shortest layered path (arc costs rho-weighted times: its expected latency) on what
-is left (``layered_path``). A path may use one resource in several copies, so its total load is
-then checked with the evaluator. If it overloads resources, a repair follows:
-
-    (G3) Lagrangian-style prices: every overloaded resource r gets a price mu_r (latency per
-         unit of load; first latency_j / R_r, then x4 per round) added to the cost of its arcs
-         (mu_r times the arc's load), and the path is recomputed; after 24 rounds without a
-         fitting path the most overloaded resource (used / residual) is forbidden to this job
-         and the prices reset. Each recomputation counts as one repair.
-
-The placed job's loads are subtracted from the residuals; its recorded latency is the
-evaluator's (prices never enter the objective).
-
-Job orders, one backend each: "input" (instance order), "rate" (decreasing lambda_j),
-"work" (decreasing lambda_j sum_l rho_l w_l: demanded FLOP/s, largest first), "regret"
-(dynamic: at each step, for each unplaced job, c1 = its best latency on the residual network
-and c2 = its best latency when the bottleneck resource of that route - least residual left
-after placing it, relative to capacity - is forbidden; place the job with the largest
-lambda_j (c2 - c1), inf when c2 does not exist; a job's cached candidates are kept while they
-still fit the residuals).
-
-If a job cannot be placed the result has status INFEASIBLE with "greedy could not place job
-j": the greedy order failed, which does NOT prove that the instance is infeasible.
-``extra``: "order", "job_order" (names, placement order), "repairs", "placed_jobs".
-
-DINA-style exchange-stable matching ("dina", backends "queueing", "capacity")
----------------------------------------------------------------------------
 Segments: job j's chain is cut into S_j = min(S, L_j) contiguous blocks of layers (S =
 ``raw={"segments": S}``, default 3, range 1..64) with near-equal work: the cut after block k
 is the first layer whose cumulative work reaches k/S of the total (each block keeps >= 1
@@ -67,7 +29,8 @@ segments on the residual capacities, where a (segment, node) pair is admissible 
 segment's load fits the node and each transfer's traffic fits every link on its path; the
 job's cumulative loads are then checked; an overload is repaired as in (G3): prices on the
 overloaded resources (x4 per round, 24 rounds), then forbidding the (segment, node) pair that
-loads the most overloaded resource most, and the program is re-run. If a job fits nowhere:
+loads the most overloaded resource most, and the program is re-run (the shared repair loop of
+``heuristics.repair``). If a job fits nowhere:
 status INFEASIBLE "DINA's greedy matching could not place job ..." (no proof).
 
 Adaptive partitioning (D4, ``raw={"adaptive": True}``, the default; DINA partitions the DNN
@@ -91,6 +54,8 @@ returned decision is the best matching seen by the evaluator's objective (always
 ``extra``: "segments", "adaptive", "repartitioned" (D4 re-cuts), "max_job_segments",
 "start_objective", "final_matching_objective", "swaps" (= "moves" +
 "exchanges"), "sweeps", "converged", "cycled", "stopped_by_time_limit".
+``time_limit`` (wall clock of the whole call) is checked before each job of the greedy matching
+and between swap candidates.
 """
 
 from __future__ import annotations
@@ -102,241 +67,14 @@ from typing import Callable
 
 import numpy as np
 
-from dnnsplit.options import SolverOptions, UnsupportedOption
+from dnnsplit.graph.shortest import TransferTables
+from dnnsplit.options import Clock, SolverOptions, UnsupportedOption
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
-from formulations._layered import TransferTables
-from formulations.baselines_single import dijkstra_links, layered_path, walk_reverse
+from heuristics.greedy import OBJECTIVE, REFERENCE, TOL, Templates
+from heuristics.repair import Overload, price_repair
 from instances.evaluate import Route, evaluate
 from instances.model import Instance
-
-OBJECTIVE = "rate_weighted_latency"
-TOL = 1e-9  # relative slack on capacity checks (finalise allows 1e-5)
-
-
-def active_exits(instance: Instance, job_index: int) -> tuple[int, ...]:
-    """Exits active for job ``job_index`` in the latency baselines: none (as in F2)."""
-    return ()
-
-
-# ============================================================================= greedy
-
-
-@dataclass
-class _Residual:
-    node: np.ndarray  # kappa - load_n
-    link: np.ndarray  # kappa b_a - load_a
-
-
-@dataclass
-class _Candidate:
-    latency: float
-    route: Route
-    node_load: np.ndarray  # this job's loads
-    link_load: np.ndarray
-    repairs: int
-
-
-def _fits(res: _Residual, node_load: np.ndarray, link_load: np.ndarray, instance: Instance) -> bool:
-    kappa = instance.utilisation_cap
-    return bool(
-        np.all(node_load <= res.node + TOL * kappa) and np.all(link_load <= res.link + TOL * kappa * instance.network.bandwidth)
-    )
-
-
-PRICE_ROUNDS = 24  # price increases before a resource is forbidden outright
-
-
-def _best_route(
-    instance: Instance,
-    j: int,
-    res: _Residual,
-    forbid_nodes: frozenset[int] = frozenset(),
-    forbid_links: frozenset[int] = frozenset(),
-) -> _Candidate | None:
-    """Shortest layered path of job j over arcs whose load fits the residuals (G1, G2), with repairs (G3)."""
-    net = instance.network
-    job = instance.jobs[j]
-    model = instance.model_of(job)
-    L = model.num_layers
-    exits = active_exits(instance, j)
-    rho = model.reach(exits)
-    tau = instance.compute_time(model)
-    sizes = model.tensor_sizes
-    kappa = instance.utilisation_cap
-    comp = rho[:L, None] * tau  # (L, N) rho_l tau_{l,n}
-    for x in exits:
-        e = model.exits[x]
-        with np.errstate(divide="ignore"):
-            comp[e.after_layer - 1] += rho[e.after_layer - 1] * instance.head_time(model, x)
-    comp_load = job.rate * comp  # (G1)
-    comp_ok = comp_load <= res.node[None, :] + TOL * kappa
-    weight = rho  # rho_{l+1} for path l
-    link_time = weight[:, None] * (np.multiply.outer(sizes, 1.0 / net.bandwidth) + net.delay)
-    link_load = job.rate * np.multiply.outer(weight * sizes, np.ones(net.num_links))  # (G2)
-    link_ok = link_load <= res.link[None, :] + TOL * kappa * net.bandwidth
-    nodes_out, links_out = set(forbid_nodes), set(forbid_links)
-    price_n = np.zeros(net.num_nodes)  # (G3) latency per unit of load
-    price_a = np.zeros(net.num_links)
-    repairs = 0
-    while True:
-        with np.errstate(invalid="ignore"):  # inf * 0 on routers, masked by comp_ok
-            comp_cost = np.where(comp_ok, comp + price_n[None, :] * comp_load, np.inf)
-        if nodes_out:
-            comp_cost[:, sorted(nodes_out)] = np.inf
-        link_cost = np.where(link_ok, link_time + price_a[None, :] * link_load, np.inf)
-        if links_out:
-            link_cost[:, sorted(links_out)] = np.inf
-        exit_via = {}
-        for x in exits:  # exit result to the sink, over links with room for its traffic
-            e = model.exits[x]
-            w = e.probability * (e.result_bytes / net.bandwidth + net.delay)
-            ok = job.rate * e.probability * e.result_bytes <= res.link + TOL * kappa * net.bandwidth
-            if links_out:
-                ok[sorted(links_out)] = False
-            dist, via = dijkstra_links(net, job.sink, np.where(ok, w, np.inf), reverse=True)
-            comp_cost[e.after_layer - 1] += dist
-            exit_via[x] = via
-        found = layered_path(net, job.source, job.sink, comp_cost, link_cost)
-        if found is None:
-            return None
-        _, placement, paths = found
-        nodes = (job.source, *placement)
-        exit_paths = tuple(walk_reverse(net, exit_via[x], nodes[model.exits[x].after_layer], job.sink) for x in exits)
-        route = Route(placement, paths, exits, exit_paths)
-        ev = evaluate(instance, {j: (route,)})
-        bad_n = np.flatnonzero(ev.node_load - res.node > TOL * kappa)
-        bad_a = np.flatnonzero(ev.link_load - res.link > TOL * kappa * net.bandwidth)
-        if not len(bad_n) and not len(bad_a):
-            return _Candidate(ev.job_latency[j], route, ev.node_load, ev.link_load, repairs)
-        repairs += 1
-        if repairs % PRICE_ROUNDS:  # raise the price of every overloaded resource
-            scale = ev.job_latency[j]
-            price_n[bad_n] = np.maximum(4 * price_n[bad_n], scale / np.maximum(res.node[bad_n], 1e-12))
-            price_a[bad_a] = np.maximum(4 * price_a[bad_a], scale / np.maximum(res.link[bad_a], 1e-12))
-            continue
-        # prices did not help: forbid the most overloaded resource (used / residual), reset prices
-        ratio_n = ev.node_load[bad_n] / np.maximum(res.node[bad_n], 1e-300)
-        ratio_a = ev.link_load[bad_a] / np.maximum(res.link[bad_a], 1e-300)
-        if len(bad_a) and (not len(bad_n) or ratio_a.max() > ratio_n.max()):
-            links_out.add(int(bad_a[np.argmax(ratio_a)]))
-        else:
-            nodes_out.add(int(bad_n[np.argmax(ratio_n)]))
-        price_n[:] = 0.0
-        price_a[:] = 0.0
-
-
-def _bottleneck(instance: Instance, res: _Residual, cand: _Candidate) -> tuple[str, int]:
-    """The resource of ``cand`` with the least residual left after placing it (relative)."""
-    kappa = instance.utilisation_cap
-    best = ("node", -1)
-    left = math.inf
-    for n in np.flatnonzero(cand.node_load > 0):
-        v = (res.node[n] - cand.node_load[n]) / kappa
-        if v < left:
-            left, best = v, ("node", int(n))
-    bw = instance.network.bandwidth
-    for a in np.flatnonzero(cand.link_load > 0):
-        v = (res.link[a] - cand.link_load[a]) / (kappa * bw[a])
-        if v < left:
-            left, best = v, ("link", int(a))
-    return best
-
-
-def _work(instance: Instance, j: int) -> float:
-    job = instance.jobs[j]
-    model = instance.model_of(job)
-    rho = model.reach(active_exits(instance, j))
-    return job.rate * float(np.sum(rho[: model.num_layers] * model.flops))
-
-
-STATIC_ORDERS: dict[str, Callable[[Instance], list[int]]] = {
-    "input": lambda inst: list(range(len(inst.jobs))),
-    "rate": lambda inst: sorted(range(len(inst.jobs)), key=lambda j: (-inst.jobs[j].rate, j)),
-    "work": lambda inst: sorted(range(len(inst.jobs)), key=lambda j: (-_work(inst, j), j)),
-}
-
-
-def _fresh_residual(instance: Instance) -> _Residual:
-    kappa = instance.utilisation_cap
-    return _Residual(np.full(instance.network.num_nodes, kappa), kappa * instance.network.bandwidth.copy())
-
-
-def _commit(res: _Residual, cand: _Candidate) -> None:
-    res.node -= cand.node_load
-    res.link -= cand.link_load
-
-
-def greedy(instance: Instance, order: str) -> SolveResult:
-    """Route jobs one by one over residual capacities in the given order rule."""
-    start = time.perf_counter()
-    name = "greedy"
-    res = _fresh_residual(instance)
-    decision: dict[int, tuple[Route, ...]] = {}
-    placed: list[int] = []
-    repairs = 0
-    failed: int | None = None
-    if order in STATIC_ORDERS:
-        for j in STATIC_ORDERS[order](instance):
-            cand = _best_route(instance, j, res)
-            if cand is None:
-                failed = j
-                break
-            _commit(res, cand)
-            decision[j] = (cand.route,)
-            placed.append(j)
-            repairs += cand.repairs
-    else:  # regret
-        left = list(range(len(instance.jobs)))
-        cache: dict[int, tuple[_Candidate | None, _Candidate | None]] = {}
-        while left:
-            best_j, best_regret = None, -math.inf
-            for j in left:
-                c1, c2 = cache.get(j, (None, None))
-                if c1 is None or not _fits(res, c1.node_load, c1.link_load, instance):
-                    c1 = _best_route(instance, j, res)
-                    c2 = None
-                    if c1 is None:
-                        failed = j
-                        break
-                if c2 is None or not _fits(res, c2.node_load, c2.link_load, instance):
-                    kind, idx = _bottleneck(instance, res, c1)
-                    if idx < 0:
-                        c2 = None
-                    elif kind == "node":
-                        c2 = _best_route(instance, j, res, forbid_nodes=frozenset({idx}))
-                    else:
-                        c2 = _best_route(instance, j, res, forbid_links=frozenset({idx}))
-                cache[j] = (c1, c2)
-                regret = math.inf if c2 is None else instance.jobs[j].rate * (c2.latency - c1.latency)
-                if regret > best_regret:
-                    best_j, best_regret = j, regret
-            if failed is not None:
-                break
-            cand = cache.pop(best_j)[0]
-            _commit(res, cand)
-            decision[best_j] = (cand.route,)
-            placed.append(best_j)
-            left.remove(best_j)
-            repairs += cand.repairs
-    extra = {
-        "order": order,
-        "job_order": [instance.jobs[j].name for j in placed],
-        "repairs": repairs,
-        "placed_jobs": len(placed),
-    }
-    elapsed = time.perf_counter() - start
-    if failed is not None:
-        msg = (
-            f"greedy could not place job {failed} ({instance.jobs[failed].name}) after {len(placed)} jobs "
-            f"(order {order!r}); this does not prove that the instance is infeasible"
-        )
-        return SolveResult(name, order, Status.INFEASIBLE, solver="python", solve_time=elapsed, message=msg, extra=extra)
-    obj = evaluate(instance, decision).objective(OBJECTIVE)
-    return SolveResult(name, order, Status.FEASIBLE, objective=obj, decision=decision, solver="python", solve_time=elapsed, extra=extra)
-
-
-# ============================================================================= DINA
 
 
 def segment_bounds(flops: np.ndarray, segments: int) -> list[tuple[int, int]]:
@@ -387,6 +125,7 @@ class _Contrib:
 class _Dina:
     def __init__(self, instance: Instance, segments: int, queueing: bool, adaptive: bool = True):
         self.inst = instance
+        self.templates = Templates(instance)
         self.adaptive = adaptive
         self.refined = 0  # re-partitionings (D4)
         self.net = instance.network
@@ -401,8 +140,7 @@ class _Dina:
         self.jobs = [self._job(j, segments) for j in range(len(instance.jobs))]
         self.node_load = np.zeros(self.net.num_nodes)
         self.link_load = np.zeros(self.net.num_links)
-        self.price_n: dict[int, float] = {}  # greedy-matching repair prices (D3)
-        self.price_a: dict[int, float] = {}
+        self.prices: dict[int, float] = {}  # greedy-matching repair prices (D3): node n, link |N| + a
         self.assign: list[list[int]] = [[] for _ in self.jobs]
         self.contrib: list[_Contrib | None] = [None] * len(self.jobs)
         self._moves: dict[int, dict[tuple[int, int], float]] = {}
@@ -412,22 +150,16 @@ class _Dina:
         job = inst.jobs[j]
         model = inst.model_of(job)
         L = model.num_layers
-        exits = active_exits(inst, j)
-        rho = model.reach(exits)
-        tau = inst.compute_time(model)
+        tpl = self.templates.of(j)  # the F3 load coefficients: busy time per layer and node
+        exits, rho = tpl.config, tpl.rho
         segs = segment_bounds(model.flops, segments)
-        seg_time = np.zeros((len(segs), self.net.num_nodes))
+        seg_time = np.full((len(segs), self.net.num_nodes), np.inf)
         seg_of_layer = {}
         for k, (a, b) in enumerate(segs):
-            seg_time[k] = np.sum(rho[a - 1 : b, None] * tau[a - 1 : b], axis=0)
+            seg_time[k, tpl.graph.compute_nodes] = np.sum(tpl.busy[a - 1 : b], axis=0)  # exit heads included
             for l in range(a, b + 1):
                 seg_of_layer[l] = k
-        exit_seg = []
-        for x in exits:
-            e = model.exits[x]
-            k = seg_of_layer[e.after_layer]
-            seg_time[k] += rho[e.after_layer - 1] * inst.head_time(model, x)
-            exit_seg.append(k)
+        exit_seg = [seg_of_layer[model.exits[x].after_layer] for x in exits]
         sizes = model.tensor_sizes
         boundary = [(float(sizes[0]), 1.0)] + [(float(sizes[b]), float(rho[b])) for (_, b) in segs]
         return _DinaJob(
@@ -530,46 +262,51 @@ class _Dina:
         return float(sum(d.rate * c.latency for d, c in zip(self.jobs, self.contrib)))
 
     # -- greedy matching
-    def greedy_start(self) -> tuple[int, str] | None:
-        """Match jobs one by one (D3); returns (job, reason) for a job that fits nowhere, or None.
+    def greedy_start(self, clock: Clock) -> tuple[int, str] | None:
+        """Match jobs one by one (D3), each repaired by the shared price loop; returns (job,
+        reason) for a job that fits nowhere (or when the clock ran out), or None.
 
         Adaptive partitioning (D4): a job that fits nowhere with S_j segments is cut again into
         min(2 S_j, L_j) segments and matched afresh, until it fits or every layer is a segment.
         """
+        N = self.net.num_nodes
         for d in self.jobs:
-            forbidden: set[tuple[int, int]] = set()
-            self.price_n, self.price_a = {}, {}
-            rounds = 0
+            if clock.expired():
+                return d.j, "time limit"
             while True:
-                nodes = self._best_assignment(d, forbidden)
-                if nodes is None and self.adaptive and len(d.segs) < d.L:
-                    d = self.jobs[d.j] = self._job(d.j, min(2 * len(d.segs), d.L))
-                    self.refined += 1
-                    forbidden, rounds = set(), 0
-                    self.price_n, self.price_a = {}, {}
-                    continue
-                if nodes is None:
-                    return d.j, (f"no feasible assignment of its {len(d.segs)} segments to nodes on the residual "
-                                 "capacities, with every transfer on its fixed shortest path"
-                                 + (" (already one segment per layer)" if self.adaptive else ""))
-                c = self.contrib_of(d, nodes)
-                culprit = self._overload(d, nodes, c)
-                if culprit is None:
+                def find(prices: dict[int, float], forbidden: set, d: _DinaJob = d):
+                    self.prices = prices
+                    nodes = self._best_assignment(d, forbidden)
+                    return None if nodes is None else (nodes, self.contrib_of(d, nodes))
+
+                def overload(cand, d: _DinaJob = d) -> Overload | None:
+                    nodes, c = cand
+                    culprit = self._overload(d, nodes, c)
+                    if culprit is None:
+                        return None
+                    scale = max(c.latency, 1e-12) if c is not None else 1e-12
+                    bw = self.net.bandwidth
+                    over = [] if c is None else [
+                        (n, scale / self.kappa) for n, v in c.node.items() if self.node_load[n] + v > self.kappa * (1 + TOL)
+                    ] + [
+                        (N + a, scale / (self.kappa * bw[a])) for a, v in c.link.items()
+                        if self.link_load[a] + v > self.kappa * bw[a] * (1 + TOL)
+                    ]
+                    return Overload(over, culprit)
+
+                done = price_repair(find, overload)
+                self.prices = {}
+                if done.candidate is not None:
+                    nodes, c = done.candidate
                     self.set_job(d.j, nodes, c)
                     break
-                rounds += 1
-                if rounds % PRICE_ROUNDS:  # (G3)-style prices on the overloaded resources
-                    scale = max(c.latency, 1e-12)
-                    for n, v in c.node.items():
-                        if self.node_load[n] + v > self.kappa * (1 + TOL):
-                            self.price_n[n] = max(4 * self.price_n.get(n, 0.0), scale / self.kappa)
-                    for a, v in c.link.items():
-                        if self.link_load[a] + v > self.kappa * self.net.bandwidth[a] * (1 + TOL):
-                            self.price_a[a] = max(4 * self.price_a.get(a, 0.0), scale / (self.kappa * self.net.bandwidth[a]))
+                if self.adaptive and len(d.segs) < d.L:
+                    d = self.jobs[d.j] = self._job(d.j, min(2 * len(d.segs), d.L))
+                    self.refined += 1
                     continue
-                forbidden.add(culprit)
-                self.price_n, self.price_a = {}, {}
-        self.price_n, self.price_a = {}, {}
+                return d.j, (f"no feasible assignment of its {len(d.segs)} segments to nodes on the residual "
+                             "capacities, with every transfer on its fixed shortest path"
+                             + (" (already one segment per layer)" if self.adaptive else ""))
         return None
 
     def _transfer_ok(self, d: _DinaJob, size: float, w: float, i: int, k: int) -> float:
@@ -585,7 +322,7 @@ class _Dina:
             for a in self.path(size, i, k):
                 if self.link_load[a] + d.rate * w * size > self.kappa * bw[a] * (1 + TOL):
                     return math.inf
-                price += self.price_a.get(a, 0.0) * d.rate * w * size
+                price += self.prices.get(self.net.num_nodes + a, 0.0) * d.rate * w * size
         return w * dd + price
 
     def _seg_cost(self, d: _DinaJob, k: int, n: int) -> float:
@@ -597,7 +334,7 @@ class _Dina:
         if u > self.kappa * (1 + TOL):
             return math.inf
         cost = t / (1.0 - min(u, 1 - 1e-12)) if self.queueing else t
-        cost += self.price_n.get(n, 0.0) * d.rate * t
+        cost += self.prices.get(n, 0.0) * d.rate * t
         for s, (r, q) in zip(d.exit_seg, d.exit_tensor):
             if s == k:
                 cost += self._transfer_ok(d, r, q, n, d.sink)
@@ -611,7 +348,7 @@ class _Dina:
         if w > 0:
             traffic = d.rate * w * size
             blocked = self.link_load + traffic > self.kappa * self.net.bandwidth * (1 + TOL)
-            if blocked.any() or self.price_a:
+            if blocked.any() or self.prices:
                 for r, o in enumerate(origins):
                     for c, t in enumerate(targets):
                         if o != t and math.isfinite(D[r, c]):
@@ -827,6 +564,7 @@ DINA_RAW = {"segments", "max_sweeps", "adaptive"}
 
 def dina(instance: Instance, options: SolverOptions, queueing: bool) -> SolveResult:
     """DINA-style swap matching of job segments to nodes (module docstring, D1-D2)."""
+    clock = options.clock()
     start = time.perf_counter()
     unknown = set(options.raw) - DINA_RAW
     if unknown:
@@ -836,23 +574,27 @@ def dina(instance: Instance, options: SolverOptions, queueing: bool) -> SolveRes
     adaptive = options.raw.get("adaptive", True)
     if not isinstance(adaptive, bool):
         raise UnsupportedOption(f"raw option 'adaptive' must be true or false, got {adaptive!r}")
-    backend = "queueing" if queueing else "capacity"
     state = _Dina(instance, segments, queueing, adaptive)
-    fail = state.greedy_start()
+    fail = state.greedy_start(clock)
     extra: dict = {"segments": segments, "queueing": queueing, "adaptive": adaptive,
                    "repartitioned": state.refined, "max_job_segments": max(len(d.segs) for d in state.jobs)}
     if fail is not None:
         j, why = fail
+        if why == "time limit":
+            return SolveResult(status=Status.TIME_LIMIT, solver="python", solve_time=time.perf_counter() - start,
+                               extra=extra, message=f"time limit {clock.limit:g} s reached in the greedy matching "
+                                                    f"before job {j}")
         msg = (
             f"DINA's greedy matching could not place job {j} ({instance.jobs[j].name}): {why}; "
             "this does not prove that the instance is infeasible"
         )
-        return SolveResult("dina", backend, Status.INFEASIBLE, solver="python", solve_time=time.perf_counter() - start, message=msg, extra=extra)
+        return SolveResult(status=Status.INFEASIBLE, solver="python", solve_time=time.perf_counter() - start,
+                           message=msg, extra=extra)
     start_obj = state.objective()
     best_obj, best_assign = start_obj, [list(a) for a in state.assign]
     moves = exchanges = sweeps = 0
     converged = cycled = stopped = False
-    stop_at = math.inf if options.time_limit is None else start + options.time_limit
+    stop_at = math.inf if clock.limit is None else clock.start + clock.limit
     seen = {tuple(map(tuple, state.assign))}
     while sweeps < max_sweeps and not stopped:
         m, x, stopped = state.sweep(stop_at)
@@ -883,33 +625,9 @@ def dina(instance: Instance, options: SolverOptions, queueing: bool) -> SolveRes
         cycled=cycled,
         stopped_by_time_limit=stopped,
     )
-    return SolveResult(
-        "dina", backend, Status.FEASIBLE, objective=evaluated, decision=decision, solver="python",
-        solve_time=time.perf_counter() - start, iterations=sweeps, extra=extra,
-    )
+    return SolveResult(status=Status.FEASIBLE, objective=evaluated, decision=decision, solver="python",
+                       solve_time=time.perf_counter() - start, iterations=sweeps, extra=extra)
 
-
-# ============================================================================= registration
-
-for _order, _desc in (
-    ("input", "jobs in instance order"),
-    ("rate", "jobs by decreasing rate"),
-    ("work", "jobs by decreasing demanded FLOP/s (largest first)"),
-    ("regret", "job with the largest rate-weighted regret first (dynamic)"),
-):
-    register(
-        SolverSpec(
-            formulation="greedy",
-            backend=_order,
-            solve=(lambda o: lambda inst, opts: greedy(inst, o))(_order),
-            problem="multi",
-            objective=OBJECTIVE,
-            kind="heuristic",
-            capacitated=True,
-            description=f"greedy sequential routing on residual capacities, {_desc}",
-            tags=frozenset({"baseline"}),
-        )
-    )
 
 for _q in (True, False):
     register(
@@ -922,6 +640,7 @@ for _q in (True, False):
             accepts=frozenset({"raw", "time_limit"}),
             kind="heuristic",
             capacitated=True,
+            reference=REFERENCE,
             description="DINA-style swap matching of job segments to nodes, "
             + ("utilities with 1/(1-u) queueing" if _q else "latency utilities, capacity vetoes"),
             tags=frozenset({"baseline"}),

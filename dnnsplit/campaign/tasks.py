@@ -1,0 +1,188 @@
+"""Campaign tasks: settings, task keys, instance sets and pair selection, the plan.
+
+Tasks are (instance, pair, repeat) for every instance of the named sets (names from
+``instances.defaults.SET_NAMES``, or instance files and folders), every registered pair whose
+key matches one of the ``--pairs`` patterns (fnmatch) and that ``spec.fits`` the instance.
+Order: repeat, then set, then instance, then pair. ``key`` identifies a task (instance hash,
+pair, repeat, campaign settings).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+OK_STATUSES = frozenset({"optimal", "feasible"})
+WARMUP_MODES = ("tiny", "same", "none")
+START_METHODS = ("forkserver", "spawn")
+
+
+class CampaignError(Exception):
+    """An expected failure (bad argument, unknown set, malformed results file): exit 2."""
+
+
+# ---------------------------------------------------------------------------------------------
+# settings, tasks and keys
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Campaign-wide settings; those in :meth:`key_fields` are part of every task key."""
+
+    time_limit: float = 60.0
+    grace: float = 5.0
+    memory_limit: int | None = None  # bytes the solve may add to the child's address space
+    threads: int = 1
+    seed: int = 0
+    mip_gap: float | None = None
+    warmup: str = "tiny"
+    ready_timeout: float = 120.0  # loading the instance; the warm-up gets time_limit + grace
+    start_method: str = "forkserver"
+    preload: str = "solvers"  # fork server imports: "solvers" (PRELOAD + registry) or "registry"
+
+    def key_fields(self) -> dict[str, Any]:
+        return {
+            "time_limit": self.time_limit,
+            "memory_limit": self.memory_limit,
+            "threads": self.threads,
+            "seed": self.seed,
+            "mip_gap": self.mip_gap,
+        }
+
+
+def parse_memory(text: str | int | None) -> int | None:
+    """'4G', '512M', '1.5GiB', '2000000' -> bytes; None/'none'/'0' -> no limit."""
+    if text is None:
+        return None
+    if isinstance(text, int):
+        return text or None
+    t = str(text).strip().lower().removesuffix("ib").removesuffix("b")
+    if t in ("", "none", "0", "inf"):
+        return None
+    factor = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}.get(t[-1], 1)
+    number = t[:-1] if t[-1] in "kmgt" else t
+    try:
+        value = float(number) * factor
+    except ValueError:
+        raise CampaignError(f"--memory-limit: cannot read {text!r} (examples: 4G, 512M)") from None
+    if value <= 0:
+        raise CampaignError(f"--memory-limit must be positive, got {text!r}")
+    return int(value)
+
+
+def task_key(instance_hash: str, pair: str, repeat: int, settings: Settings) -> str:
+    """'<instance hash>/<pair>/r<repeat>/<8 hex of the settings>': unique per task."""
+    digest = hashlib.sha256(json.dumps(settings.key_fields(), sort_keys=True).encode()).hexdigest()[:8]
+    return f"{instance_hash}/{pair}/r{repeat}/{digest}"
+
+
+@dataclass(frozen=True)
+class InstanceEntry:
+    set_name: str
+    path: Path | None  # None: generated in memory (pytest-benchmark suite)
+    instance: Any  # instances.model.Instance
+
+
+@dataclass(frozen=True)
+class Task:
+    entry: InstanceEntry
+    spec: Any  # dnnsplit.registry.SolverSpec
+    repeat: int
+    key: str
+    first_key: str  # key of repeat 0 of the same (instance, pair)
+
+
+def _spread(items: list[Any], n: int | None) -> list[Any]:
+    """At most n items, evenly spaced and including the first and last (deterministic)."""
+    if n is None or len(items) <= n:
+        return items
+    if n <= 1:
+        return items[:1]
+    idx = sorted({round(i * (len(items) - 1) / (n - 1)) for i in range(n)})
+    return [items[i] for i in idx]
+
+
+def resolve_sets(names: Sequence[str], instances_dir: Path | None, max_instances: int | None = None) -> list[InstanceEntry]:
+    """Instance entries for each name: a default set or an instance file or folder.
+
+    A default set is written to ``instances_dir`` (the campaign's children read files), or
+    generated in memory when ``instances_dir`` is None.
+    """
+    from instances.io import load
+
+    entries: list[InstanceEntry] = []
+    for name in names:
+        p = Path(name)
+        if p.is_dir() or p.is_file():
+            paths = sorted(p.rglob("*.json")) if p.is_dir() else [p]
+            set_name = p.name if p.is_dir() else (p.parent.name or p.stem)
+            if not paths:
+                raise CampaignError(f"set {name!r}: no instance files (*.json) found")
+            found = [InstanceEntry(set_name, path, load(path)) for path in _spread(paths, max_instances)]
+        else:
+            try:
+                from instances import defaults
+            except ImportError as err:
+                raise CampaignError(f"set {name!r} is not a file or folder, and the default sets are unavailable ({err})") from None
+            if name not in defaults.SET_NAMES:
+                raise CampaignError(f"unknown set {name!r}: not a file or folder; default sets: {', '.join(defaults.SET_NAMES)}")
+            if instances_dir is None:
+                found = [InstanceEntry(name, None, inst) for inst in _spread(list(defaults.default_set(name)), max_instances)]
+            else:
+                paths = [Path(x) for x in defaults.write_default_sets(instances_dir, sets=[name])]
+                found = [InstanceEntry(name, path, load(path)) for path in _spread(paths, max_instances)]
+        if not found:
+            raise CampaignError(f"set {name!r} holds no instance")
+        entries.extend(found)
+    return entries
+
+
+def select_pairs(patterns: Sequence[str]) -> list[Any]:
+    """Registered specs whose key matches any pattern; a pattern that matches nothing is an error."""
+    from dnnsplit import catalogue
+
+    all_specs = catalogue.specs()
+    chosen = []
+    for pattern in patterns:
+        hit = [s for s in all_specs if fnmatch.fnmatchcase(s.key, pattern)]
+        if not hit:
+            known = ", ".join(s.key for s in all_specs) or "none"
+            raise CampaignError(f"--pairs {pattern!r} matches no registered pair (registered: {known})")
+        chosen.extend(s for s in hit if s not in chosen)
+    return sorted(chosen, key=lambda s: s.key)
+
+
+def plan(entries: Sequence[InstanceEntry], specs: Sequence[Any], repeat: int, settings: Settings) -> list[Task]:
+    tasks = []
+    for r in range(repeat):
+        for entry in entries:
+            for spec in specs:
+                if not spec.fits(entry.instance):
+                    continue
+                key = task_key(entry.instance.hash, spec.key, r, settings)
+                first = task_key(entry.instance.hash, spec.key, 0, settings)
+                tasks.append(Task(entry, spec, r, key, first))
+    return tasks
+
+
+def solver_options(spec: Any, settings: Settings) -> Any:
+    """The SolverOptions a pair gets: the time limit always, the other campaign options where
+    the pair accepts them (an LP takes no mip_gap; one thread by default)."""
+    from dnnsplit.options import SolverOptions
+
+    kw: dict[str, Any] = {}
+    if settings.time_limit:  # every backend takes it, with one meaning (dnnsplit.options)
+        kw["time_limit"] = settings.time_limit
+    if settings.threads != 1 and "threads" in spec.accepts:
+        kw["threads"] = settings.threads
+    if settings.seed != 0 and "seed" in spec.accepts:
+        kw["seed"] = settings.seed
+    if settings.mip_gap is not None and "mip_gap" in spec.accepts:
+        kw["mip_gap"] = settings.mip_gap
+    return SolverOptions(**kw)
+
+
