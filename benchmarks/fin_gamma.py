@@ -11,13 +11,13 @@ family, seed, nodes, synthetic layers, exits, deadline factor, relative accuracy
 deadline factors (x the generator's reference latency) sit between the least latency and the
 latency of the least-energy deployment, so the deadline binds. For
 each, the exact optimum of lambda * E[energy] under the deadline and the accuracy target comes
-from ``formulations.baselines_fin.exact_energy_deadline`` (bi-objective label-setting, no
+from ``heuristics.fin.exact_energy_deadline`` (bi-objective label-setting, no
 rounding); where ``F3-exit-select-milp/highspy`` is registered it is solved too and reported
 (it is capacitated; on these single-job instances the capacities do not bind unless it says
 so). Then FIN (``fin/levels`` with ``raw={"gamma": g}``) runs for every gamma, ``--repeat``
 times (the median wall time is kept).
 
-Gap: (FIN - exact) / exact (``formulations.baselines_single.gap_to``); FIN never goes below the
+Gap: (FIN - exact) / exact (``dnnsplit.results.excess``); FIN never goes below the
 exact optimum and returns only deadline-feasible deployments, so the gap is >= 0 (asserted).
 It need not fall monotonically in gamma: rounding grids for different gamma are not nested.
 
@@ -40,11 +40,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dnnsplit import registry  # noqa: E402
+from dnnsplit import catalogue as registry  # noqa: E402
 from dnnsplit.options import SolverOptions  # noqa: E402
 from dnnsplit.results import Status  # noqa: E402
-from formulations.baselines_fin import exact_energy_deadline  # noqa: E402
-from formulations.baselines_single import gap_to  # noqa: E402
+from dnnsplit.results import excess as gap_to  # noqa: E402
+from heuristics.fin import exact_energy_deadline  # noqa: E402
 from instances.evaluate import evaluate  # noqa: E402
 from instances.generate import generate  # noqa: E402
 from instances.model import Instance  # noqa: E402

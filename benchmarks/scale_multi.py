@@ -24,9 +24,11 @@ Part 1 (``target``), J = 1000 (57 M layered arcs):
   from the layered graphs without building it) and a memory estimate from the peak RSS measured
   on the sweep sizes (least-squares lines in layered arcs, for the build alone and for build +
   solve), then one attempt in a child process that the parent kills when its resident memory
-  passes ``--rss-limit-gib`` (default 16 GiB; ``RLIMIT_AS`` ``--mem-limit-gib``, default 32 GiB,
-  is only a backstop: HiGHS's address space runs several GiB above its resident memory), so the
-  machine's memory is never exhausted; the record says how it ended.
+  passes ``--rss-limit-gib`` (default 16 GiB; the address-space limit ``--mem-limit-gib``, default
+  32 GiB on top of the child after generating the instance, is only a backstop: HiGHS's address
+  space runs several GiB above its resident memory), so the machine's memory is never exhausted;
+  the record says how it ended. Children run in the suite's one harness
+  (``dnnsplit.campaign.child``).
 
 Part 2 (``sweep``): J in ``--jobs`` (default 10 30 100 200 300) on the same network and shape: the
 arc form (HiGHS default LP algorithm: dual simplex; IPM with crossover was 30x slower on J = 30)
@@ -47,8 +49,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,119 +79,100 @@ def instance(jobs: int) -> Any:
 # ----------------------------------------------------------------------------- child process
 
 
-def child(backend: str, jobs: int, time_limit: float, mip_gap: float | None, mem_gib: float | None) -> dict:
-    """One solve in this (child) process; returns a JSON-ready record."""
-    if mem_gib:
-        lim = int(mem_gib * GIB)
-        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
-    from dnnsplit import registry
+def measured(task: dict, stage: Any) -> dict:
+    """In the child (``dnnsplit.campaign.child``): generate the instance, then the measured solve
+    (or the arc form's build alone); returns a JSON-ready record."""
+    from dnnsplit import catalogue
     from dnnsplit.options import SolverOptions
     from instances.evaluate import evaluate
 
-    t0 = time.perf_counter()
+    backend, jobs, time_limit, mip_gap = task["backend"], task["jobs"], task["time_limit"], task["mip_gap"]
     rec: dict[str, Any] = {"backend": backend, "jobs": jobs, "time_limit": time_limit, "mip_gap": mip_gap,
-                           "mem_limit_gib": mem_gib}
-    try:
-        inst = instance(jobs)
-        rec["instance"] = inst.name
-        if backend == "build":  # the arc form's arrays and sparse model only, no solver
-            from formulations._f3_common import VARIANTS, F3Data
-            from formulations.f3_arc import build_arrays
+                           "mem_limit_gib": task["mem_gib"]}
+    t0 = time.perf_counter()
+    inst = instance(jobs)
+    rec.update(instance=inst.name, layered_arcs=inst.sizes["layered_arcs"], generate_s=time.perf_counter() - t0)
+    stage("ready")
+    if backend == "build":  # the arc form's arrays and sparse model only, no solver
+        from formulations.f3.arc import build_arrays
+        from formulations.f3.model import VARIANTS, F3Data
 
-            t1 = time.perf_counter()
-            model = build_arrays(F3Data(inst, VARIANTS[FORMULATION]))[0].build()
-            rec.update(status="built", build=time.perf_counter() - t1, n_cols=model.num_cols,
-                       n_rows=model.num_rows, nnz=int(model.A.nnz), layered_arcs=inst.sizes["layered_arcs"])
-            rec["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
-            return rec
-        rec["layered_arcs"] = inst.sizes["layered_arcs"]
-        rec["generate_s"] = time.perf_counter() - t0
-        opts = SolverOptions(time_limit=time_limit, mip_gap=mip_gap) if backend == "colgen" else SolverOptions(time_limit=time_limit)
-        r = registry.run(registry.get(FORMULATION, backend), inst, opts)
-        e = r.extra
-        rec.update(status=r.status.value, objective=r.objective, bound=r.bound, gap=r.gap,
-                   wall=r.wall_time, build=r.build_time, solve=r.solve_time, iterations=r.iterations,
-                   message=r.message)
-        if backend == "colgen":
-            rec.update(cg_iterations=e.get("cg_iterations"), columns=e.get("columns"),
-                       master_time=e.get("master_time"), pricing_time=e.get("pricing_time"),
-                       cg_gap=e.get("cg_gap"), bound_history=e.get("bound_history"))
-        else:
-            rec.update(n_cols=e.get("n_cols"), n_rows=e.get("n_rows"), nnz=e.get("nnz"))
-        if r.decision is not None:
-            ev = evaluate(inst, r.decision)
-            kappa = inst.utilisation_cap
-            bw = inst.network.bandwidth
-            rec["nodes_at_cap"] = int(np.sum(ev.node_load >= kappa * (1 - 1e-6)))
-            rec["links_at_cap"] = int(np.sum(ev.link_load / bw >= kappa * (1 - 1e-6)))
-            rec["evaluated_objective"] = r.evaluated_objective
+        t1 = time.perf_counter()
+        model = build_arrays(F3Data(inst, VARIANTS[FORMULATION]))[0].build()
+        rec.update(status="built", build=time.perf_counter() - t1, n_cols=model.num_cols,
+                   n_rows=model.num_rows, nnz=int(model.A.nnz))
+        return rec
+    opts = SolverOptions(time_limit=time_limit, mip_gap=mip_gap) if backend == "colgen" else SolverOptions(time_limit=time_limit)
+    try:
+        r = catalogue.run(catalogue.get(FORMULATION, backend), inst, opts)
     except MemoryError as exc:
         rec.update(status="memory_out", message=f"MemoryError {exc!s:.200}")
-    rec["child_wall"] = time.perf_counter() - t0
-    rec["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
+        return rec
+    e = r.extra
+    rec.update(status=r.status.value, objective=r.objective, bound=r.bound, gap=r.gap,
+               wall=r.wall_time, build=r.build_time, solve=r.solve_time, iterations=r.iterations,
+               message=r.message)
+    if backend == "colgen":
+        rec.update(cg_iterations=e.get("cg_iterations"), columns=e.get("columns"),
+                   master_time=e.get("master_time"), pricing_time=e.get("pricing_time"),
+                   cg_gap=e.get("cg_gap"), bound_history=e.get("bound_history"))
+    else:
+        rec.update(n_cols=e.get("n_cols"), n_rows=e.get("n_rows"), nnz=e.get("nnz"))
+    if r.decision is not None:
+        ev = evaluate(inst, r.decision)
+        kappa = inst.utilisation_cap
+        bw = inst.network.bandwidth
+        rec["nodes_at_cap"] = int(np.sum(ev.node_load >= kappa * (1 - 1e-6)))
+        rec["links_at_cap"] = int(np.sum(ev.link_load / bw >= kappa * (1 - 1e-6)))
+        rec["evaluated_objective"] = r.evaluated_objective
     return rec
 
 
 RSS_LIMIT_GIB = 16.0  # the parent kills a child whose resident memory passes this (--rss-limit-gib)
 
 
-def _rss_gib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024 / GIB
-    except (OSError, ValueError):
-        pass
-    return 0.0
-
-
 def run_child(backend: str, jobs: int, time_limit: float, mip_gap: float | None = None,
               mem_gib: float | None = None) -> dict:
-    """Run :func:`child` in a fresh interpreter under RLIMIT_AS ``mem_gib`` (a backstop); the
-    parent polls its resident memory every 0.1 s and kills it above RSS_LIMIT_GIB (the real
-    memory limit: address space overstates use), or at time limit + HEADROOM_S. A crash or a
+    """Run :func:`measured` in a fresh interpreter through the suite's one child harness
+    (``dnnsplit.campaign.child``): the address space may grow by ``mem_gib`` after the instance is
+    generated (a backstop), the parent kills it when its resident memory passes RSS_LIMIT_GIB (the
+    real memory limit: address space overstates use) or at time limit + HEADROOM_S. Peak memory is
+    the harness's: the resident high-water mark from the start of the measured work. A crash or a
     kill becomes a record too."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", backend, str(jobs), str(time_limit),
-           "none" if mip_gap is None else str(mip_gap), "none" if mem_gib is None else str(mem_gib)]
-    t0 = time.perf_counter()
+    import multiprocessing as mp
+
+    from dnnsplit.campaign.child import Limits, classify_exit, run_in_child
+
     base = {"backend": backend, "jobs": jobs, "time_limit": time_limit, "mem_limit_gib": mem_gib,
             "rss_limit_gib": RSS_LIMIT_GIB}
-    peak = 0.0
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        why = None
-        while p.poll() is None:
-            peak = max(peak, _rss_gib(p.pid))
-            if peak > RSS_LIMIT_GIB:
-                why = ("memory_out", f"killed: resident memory passed {RSS_LIMIT_GIB:g} GiB")
-            elif time.perf_counter() - t0 > time_limit + HEADROOM_S:
-                why = ("killed", f"killed after {time_limit + HEADROOM_S:.0f} s")
-            if why:
-                p.kill()
-                p.wait()
-                return {**base, "status": why[0], "child_wall": time.perf_counter() - t0, "peak_rss_gib": peak,
-                        "message": why[1]}
-            time.sleep(0.1)
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
-    if p.returncode == 0 and lines:
-        return json.loads(lines[-1])
-    tail = stderr[-600:]
-    status = "memory_out" if ("bad_alloc" in tail or "MemoryError" in tail or p.returncode in (-6, -9)) else "crashed"
-    return {**base, "status": status, "returncode": p.returncode, "child_wall": wall, "peak_rss_gib": peak,
-            "message": tail.strip().splitlines()[-1:] or ""}
+    task = {"backend": backend, "jobs": jobs, "time_limit": time_limit, "mip_gap": mip_gap, "mem_gib": mem_gib}
+    limits = Limits(wall=time_limit + HEADROOM_S, address_space=None if mem_gib is None else int(mem_gib * GIB),
+                    resident=int(RSS_LIMIT_GIB * GIB), ready_timeout=HEADROOM_S)
+    with tempfile.TemporaryDirectory(prefix="scale_multi_") as tmp:
+        out = run_in_child(mp.get_context("spawn"), measured, task, limits, Path(tmp))
+    peak = max(out.peak_rss or 0, out.sampled_peak_rss or 0) / GIB
+    if out.value is not None:
+        return {**out.value, "child_wall": out.wall, "peak_rss_gib": peak}
+    if out.killed == "memory":
+        return {**base, "status": "memory_out", "child_wall": out.wall, "peak_rss_gib": peak,
+                "message": f"killed: resident memory passed {RSS_LIMIT_GIB:g} GiB"}
+    if out.killed == "time":
+        return {**base, "status": "killed", "child_wall": out.wall, "peak_rss_gib": peak,
+                "message": f"killed after {time_limit + HEADROOM_S:.0f} s"}
+    if out.failure is not None:
+        return {**base, **out.failure, "child_wall": out.wall, "peak_rss_gib": peak}
+    status, message = classify_exit(out.exitcode, out.killed is not None, out.log)
+    return {**base, "status": "memory_out" if status == "memory_out" else "crashed", "returncode": out.exitcode,
+            "child_wall": out.wall, "peak_rss_gib": peak, "message": message}
 
 
 # ----------------------------------------------------------------------------- sizes, memory model
 
 
 def arc_sizes(jobs: int) -> dict:
-    """Exact size of the arc form without building it (``f3_arc``: one layered graph per job,
+    """Exact size of the arc form without building it (``formulations/f3/arc.py``: one layered graph per job,
     F3.1 two entries per arc + one per y; F3.2 one per job; C1/C2 one per arc with a load)."""
-    from formulations._f3_common import VARIANTS, F3Data
+    from formulations.f3.model import VARIANTS, F3Data
 
     variant = VARIANTS[FORMULATION]
     d = F3Data(instance(jobs), variant)
@@ -338,12 +319,6 @@ def table(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     global RSS_LIMIT_GIB
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "--child":
-        backend, jobs, limit, gap, mem = argv[1:6]
-        rec = child(backend, int(jobs), float(limit), None if gap == "none" else float(gap),
-                    None if mem == "none" else float(mem))
-        print(json.dumps(rec, default=str))
-        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=Path("scale_multi.json"), help="JSON output path")
     p.add_argument("--quick", action="store_true",

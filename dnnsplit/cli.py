@@ -168,7 +168,7 @@ def _parse_params(items: list[str], error: type[Exception]) -> dict[str, Any]:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     """``dnnsplit generate``: one instance, or a default set; errors are one line, exit 2."""
-    from instances.generate import FAMILIES, GenerationError, generate
+    from instances.generate import GenerationError, generate
     from instances.io import InstanceError, dumps, save
 
     try:

@@ -56,7 +56,6 @@ every rho = 1).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 

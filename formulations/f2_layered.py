@@ -282,7 +282,7 @@ def solve_scipy_dijkstra(instance: Instance, options: SolverOptions) -> SolveRes
 
     clock = options.clock()
     graph = build_layered_graph(instance, JOB)
-    csr = graph.csr(instance.network)
+    csr = graph.csr()
     build = clock.elapsed()
     result = SolveResult(solver="scipy.sparse.csgraph.dijkstra", solver_version=scipy.__version__, build_time=build,
                          extra={"layered_arcs": graph.num_arcs, "csr_entries": int(csr.nnz)})

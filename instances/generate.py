@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,7 +46,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from instances import profiles, topologies
-from instances.io import InstanceError, dumps, instance_from_dict, save
+from instances.io import instance_from_dict
 from instances.model import Instance
 
 FAMILIES = ("erdos_renyi", "waxman", "barabasi_albert", "grid", "hierarchical", "zoo")

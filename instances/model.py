@@ -62,6 +62,15 @@ class Network:
         return self._index[name]
 
     @property
+    def device_class_array(self) -> np.ndarray:
+        """``device_class`` as a numpy object array (cached), for vectorised lookups."""
+        cached = self.__dict__.get("_device_class_array")
+        if cached is None:
+            cached = np.array(self.device_class, dtype=object)
+            object.__setattr__(self, "_device_class_array", cached)
+        return cached
+
+    @property
     def _index(self) -> dict[str, int]:
         cached = self.__dict__.get("_index_cache")
         if cached is None:
@@ -168,11 +177,14 @@ class Instance:
             net = self.network
             with np.errstate(divide="ignore", invalid="ignore"):
                 tau = np.divide.outer(model.flops, net.speed)
-            tau[:, net.speed <= 0] = np.inf
-            for n in net.compute_nodes:
-                device_class = net.device_class[n]
-                if device_class is not None and device_class in model.measured_time:
-                    tau[:, n] = model.measured_time[device_class]
+            routers = net.speed <= 0
+            tau[:, routers] = np.inf
+            if model.measured_time:  # one vectorised assignment per measured device class
+                classes = net.device_class_array
+                for device_class, times in model.measured_time.items():
+                    nodes = (classes == device_class) & ~routers
+                    if nodes.any():
+                        tau[:, nodes] = np.asarray(times)[:, None]
             tau.setflags(write=False)
             cache[key] = tau
         return cache[key]

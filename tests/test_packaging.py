@@ -1,12 +1,14 @@
-"""highspy and OR-Tools in one process, in both import orders (they clash for highspy >= 1.15).
+"""highspy, OR-Tools and PySCIPOpt in one process, in every import order (highspy >= 1.15 and
+ortools 9.15 clash; SCIP ships its own libraries in its wheel).
 
-Each order runs in a fresh interpreter, since the clash is about which shared library is
-loaded first; after both imports each process solves a tiny LP with highspy, a min-cost flow
-and a CP-SAT model.
+Each order runs in a fresh interpreter, since a clash is about which shared library is loaded
+first; after the imports each process solves a tiny LP with highspy, a min-cost flow, a CP-SAT
+model and a small MILP with SCIP.
 """
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -16,6 +18,7 @@ import pytest
 IMPORTS = {
     "highspy": "import highspy\n",
     "ortools": "from ortools.graph.python import min_cost_flow\nfrom ortools.sat.python import cp_model\n",
+    "pyscipopt": "import pyscipopt\n",
 }
 
 SOLVES = """
@@ -50,13 +53,25 @@ solver = cp_model.CpSolver()
 solver.parameters.num_workers = 1
 assert solver.solve(m) == cp_model.OPTIMAL and solver.objective_value == 14
 print("cpsat-ok")
+
+scip = pyscipopt.Model()
+scip.hideOutput()
+# min 3a + 2b  s.t.  a + b >= 7, a, b integer in [0, 10]  ->  a = 0, b = 7, objective 14
+a = scip.addVar(vtype="I", lb=0, ub=10, obj=3.0)
+b = scip.addVar(vtype="I", lb=0, ub=10, obj=2.0)
+scip.addCons(a + b >= 7)
+scip.optimize()
+assert scip.getStatus() == "optimal" and abs(scip.getObjVal() - 14) < 1e-9, scip.getStatus()
+print("scip-ok")
 """
 
 
-@pytest.mark.parametrize("first", ["highspy", "ortools"], ids=["highspy-first", "ortools-first"])
-def test_highspy_and_ortools_in_one_process(first):
-    second = "ortools" if first == "highspy" else "highspy"
-    code = IMPORTS[first] + IMPORTS[second] + textwrap.dedent(SOLVES)
+ORDERS = list(itertools.permutations(IMPORTS))
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["-".join(o) for o in ORDERS])
+def test_solver_libraries_in_one_process(order):
+    code = "".join(IMPORTS[name] for name in order) + textwrap.dedent(SOLVES)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split() == ["highs-ok", "mcf-ok", "cpsat-ok"]
+    assert proc.stdout.split() == ["highs-ok", "mcf-ok", "cpsat-ok", "scip-ok"]

@@ -82,6 +82,7 @@ UNREACHED = -9999
 _INF = np.inf
 _WORD = 5  # bitmap words of 2**_WORD = 32 bits (bit 31 at most: no int64 overflow in Python)
 _GUARD = 2.0**-40  # safe mode needs wmin / 2 above this times the key magnitude
+_INF_BITS = 0x7FF0000000000000  # the bit pattern of +inf
 
 if NUMBA_ERROR == "":
 
@@ -126,8 +127,7 @@ def _one_link_per_pair(pair_start, pair_stop):
 @njit(cache=True, nogil=True)
 def _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted, extra_row, has_extra,
                   simple, size, w):
-    """w[p] = min over the links of pair p of size * inv_b + delay (+ extra_row[link]); returns
-    (the smallest weight, the largest finite weight; 0 if none)."""
+    """w[p] = min over the links of pair p of size * inv_b + delay (+ extra_row[link])."""
     n_pairs = w.shape[0]
     if simple:
         if has_extra:
@@ -146,28 +146,24 @@ def _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted
                 if c < best:
                     best = c
             w[p] = best
-    # min and finite max, four independent chains (a single select chain is latency-bound)
-    a0 = a1 = a2 = a3 = _INF
-    b0 = b1 = b2 = b3 = 0.0
-    m = n_pairs & ~3
-    for p in range(0, m, 4):
-        x0 = w[p]
-        x1 = w[p + 1]
-        x2 = w[p + 2]
-        x3 = w[p + 3]
-        a0 = x0 if x0 < a0 else a0
-        a1 = x1 if x1 < a1 else a1
-        a2 = x2 if x2 < a2 else a2
-        a3 = x3 if x3 < a3 else a3
-        b0 = x0 if (x0 > b0 and x0 < _INF) else b0
-        b1 = x1 if (x1 > b1 and x1 < _INF) else b1
-        b2 = x2 if (x2 > b2 and x2 < _INF) else b2
-        b3 = x3 if (x3 > b3 and x3 < _INF) else b3
-    for p in range(m, n_pairs):
-        x0 = w[p]
-        a0 = x0 if x0 < a0 else a0
-        b0 = x0 if (x0 > b0 and x0 < _INF) else b0
-    return min(min(a0, a1), min(a2, a3)), max(max(b0, b1), max(b2, b3))
+
+
+@njit(cache=True, nogil=True)
+def _weight_range(wbits, out, outbits):
+    """(smallest, largest finite) of the weights whose bit patterns are ``wbits`` (an int64
+    view of w): non-negative doubles order as their bit patterns, and an integer min/max
+    vectorises where a float one (NaN rules) does not. ``out``/``outbits``: a float64 (2,)
+    scratch and its int64 view, to read the two patterns back as doubles. The largest is 0
+    when no weight is finite."""
+    lo_bits = _INF_BITS
+    hi_bits = 0
+    for p in range(wbits.shape[0]):
+        x = wbits[p]
+        lo_bits = min(lo_bits, x)
+        hi_bits = max(hi_bits, x if x < _INF_BITS else 0)
+    outbits[0] = lo_bits
+    outbits[1] = hi_bits
+    return out[0], out[1]
 
 
 # ----------------------------------------------------------------------------- 4-ary heap
@@ -472,11 +468,15 @@ def layered_pass(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_so
     hkey, hnode, hpos, wq, enode, enext, bhead, bits = _workspace(n_nodes, n_pairs)
     simple = _one_link_per_pair(pair_start, pair_stop)
     w = np.empty(n_pairs)
+    wbits = w.view(np.int64)
+    out = np.empty(2)
+    outbits = out.view(np.int64)
     no_extra = np.empty(0)
     for copy in range(first, last):
         extra_row = link_extra[copy] if has_extra else no_extra
-        wmin, wmax = _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted,
-                                   extra_row, has_extra, simple, sizes[copy], w)
+        _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted, extra_row, has_extra,
+                      simple, sizes[copy], w)
+        wmin, wmax = _weight_range(wbits, out, outbits)
         if copy > 0:
             for n in range(n_nodes):
                 labels[n] += node_cost[copy - 1, n]
@@ -498,9 +498,11 @@ def many_sources(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_so
     has_extra = link_extra.shape[0] > 0
     hkey, hnode, hpos, wq, enode, enext, bhead, bits = _workspace(n_nodes, n_pairs)
     w = np.empty(n_pairs)
+    out = np.empty(2)
     simple = _one_link_per_pair(pair_start, pair_stop)
-    wmin, wmax = _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted,
-                               link_extra, has_extra, simple, size, w)
+    _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted, link_extra, has_extra,
+                  simple, size, w)
+    wmin, wmax = _weight_range(w.view(np.int64), out, out.view(np.int64))
     for r in range(sources.shape[0]):
         row = dist[r]
         for n in range(n_nodes):
@@ -514,8 +516,8 @@ def one_pass_bound(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_
                    link_extra, sizes, node_cost, labels):
     """The benchmark's reference cost, not a shortest path: per copy the pair weights and the
     seeding exactly as :func:`layered_pass` computes them, then one relaxation per pair arc in
-    CSR order and no queue. Returns the sum of the finite labels (so nothing is optimised
-    away); ``labels`` is not modified."""
+    CSR order and no queue (nor the weight range that sizes the queue's buckets). Returns the
+    sum of the finite labels (so nothing is optimised away); ``labels`` is not modified."""
     n_nodes = labels.shape[0]
     n_pairs = pair_head.shape[0]
     has_extra = link_extra.shape[0] > 0
@@ -526,9 +528,8 @@ def one_pass_bound(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_
     check = 0.0
     for copy in range(sizes.shape[0]):
         extra_row = link_extra[copy] if has_extra else no_extra
-        wmin, wmax = _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted,
-                                   extra_row, has_extra, simple, sizes[copy], w)
-        check += wmax - wmin if wmin < _INF else 0.0
+        _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted, extra_row, has_extra,
+                      simple, sizes[copy], w)
         if copy > 0:
             for n in range(n_nodes):
                 dist[n] += node_cost[copy - 1, n]

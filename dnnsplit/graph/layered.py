@@ -88,6 +88,7 @@ class LayeredGraph:
     layer: np.ndarray  # int32: copy l (comm) or layer l (compute)
     index: np.ndarray  # int32: link index (comm) or node index (compute)
     job_index: int = 0
+    network: Network | None = None  # the network G it copies (for its CSR and shortest paths)
 
     @property
     def num_vertices(self) -> int:
@@ -113,13 +114,13 @@ class LayeredGraph:
         vals = np.concatenate((np.ones(m), -np.ones(m)))
         return sp.csc_array((vals, (rows, cols)), shape=(self.num_vertices, m))
 
-    def csr(self, network: Network) -> sp.csr_array:
+    def csr(self, network: Network | None = None) -> sp.csr_array:
         """The layered graph as a simple-graph CSR (parallel links: the cheapest per copy).
 
         Built from the regular structure without sorting: row (n, l) holds the comm pairs of n
         in copy l, then the compute arc (n, l) -> (n, l+1) when n computes and l < L.
         """
-        base = base_graph(network)
+        base = base_graph(network if network is not None else self.network)
         N, L, P = self.num_nodes, self.num_layers, base.num_pairs
         C = self.compute_nodes
         w_pairs = base.pair_weights(self.comm_cost_matrix())  # (L+1, P)
@@ -181,7 +182,7 @@ def build_layered_graph(
         [np.repeat(np.arange(L + 1, dtype=np.int32), A), np.repeat(np.arange(1, L + 1, dtype=np.int32), len(C))]
     )
     index = np.concatenate([np.tile(np.arange(A, dtype=np.int32), L + 1), np.tile(C.astype(np.int32), L)])
-    return LayeredGraph(N, L, A, C, s, L * N + t, tail, head, cost, kind, layer, index, job_index)
+    return LayeredGraph(N, L, A, C, s, L * N + t, tail, head, cost, kind, layer, index, job_index, net)
 
 
 # ----------------------------------------------------------------------------- routes

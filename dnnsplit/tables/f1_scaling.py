@@ -8,7 +8,6 @@ size are merged by their median. Heuristic pairs are left out (their times are i
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pandas as pd

@@ -62,8 +62,7 @@ elastic explanation of an infeasible model runs in the time left.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -664,8 +663,6 @@ def pyo_define_elastic(m: Any) -> None:
 
 def _solve_pyomo(variant: Variant) -> Callable[[Instance, SolverOptions], SolveResult]:
     def solve(instance: Instance, options: SolverOptions) -> SolveResult:
-        import pyomo.environ as pyo
-
         clock = options.clock()
         d = F3Data(instance, variant)
         m = build_pyomo(d)

@@ -145,18 +145,6 @@ class Master:
         return self.lp.run()
 
 
-def make_column(d: F3Data, master: Master, j: int, tpl: Template, arcs: np.ndarray) -> Column:
-    lam = d.rates[j]
-    res, vals = column_resources(tpl.R, arcs, lam)
-    rows = master.row_of_res[res]
-    if np.any(rows < 0):  # pragma: no cover - loads only on compute nodes and links
-        raise RuntimeError("a path loads a resource without a capacity row")
-    lat = float(tpl.latency[arcs].sum())
-    obj = float(tpl.objective(d.variant.objective)[arcs].sum()) if d.variant.objective != "minmax" else 0.0
-    cost = lam * obj / d.scale  # the master minimises objective / S (see _f3_common.F3Data.scale)
-    return Column(j, tpl, arcs, cost, lat, rows, vals)
-
-
 def make_column(d: F3Data, master: Master, j: int, tpl: Template, route: Route, arcs: np.ndarray | None = None) -> Column:
     """Job j's column for ``route`` on ``tpl``: its cost, latency and loads on the master's rows."""
     if arcs is None:

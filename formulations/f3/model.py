@@ -53,7 +53,7 @@ share-weighted accuracy).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -228,20 +228,20 @@ class Template:
         exit_paths = tuple(self.exit_paths[x][route.placement[self.exit_layer[x] - 1]] for x in self.config)
         return Route(route.placement, route.paths, self.config, exit_paths, share)
 
-    def shortest(self, arc_cost: np.ndarray, sources: Sequence[int], network) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def shortest(self, arc_cost: np.ndarray, sources: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """One engine pass per source node under ``arc_cost``: {source: (labels of copy L, parents)}
         (a source whose pass finds no seed in some copy is left out)."""
         costs = self.costs(arc_cost)
         out = {}
         for src in sources:
-            got = layered_labels(network, int(src), costs)
+            got = layered_labels(self.graph.network, int(src), costs)
             if got is not None:
                 out[int(src)] = got
         return out
 
-    def path(self, arc_cost: np.ndarray, parents: np.ndarray, source: int, sink: int, network) -> Route:
+    def path(self, arc_cost: np.ndarray, parents: np.ndarray, source: int, sink: int) -> Route:
         """The route of the engine's parents (from ``shortest``) to ``sink``, exits not added."""
-        return walk(network, parents, self.costs(arc_cost), source, sink)
+        return walk(self.graph.network, parents, self.costs(arc_cost), source, sink)
 
 
 def build_template(
@@ -392,8 +392,7 @@ def _objective_scale(d: F3Data) -> float:
         for tpl in opts:
             by_tpl.setdefault(id(tpl), (tpl, []))[1].append(j)
     for tpl, js in by_tpl.values():
-        passes = tpl.shortest(np.where(tpl.usable, tpl.objective(mode), np.inf), sorted({jobs[j].source for j in js}),
-                              d.instance.network)
+        passes = tpl.shortest(np.where(tpl.usable, tpl.objective(mode), np.inf), sorted({jobs[j].source for j in js}))
         for j in js:
             if jobs[j].source in passes:
                 best[j] = min(best[j], float(passes[jobs[j].source][0][jobs[j].sink]))

@@ -64,7 +64,7 @@ class Pricer:
             alone = [j for j in jobs if beta[j] != 0.0]
             acc = tpl.accuracy if tpl.accuracy is not None else 0.0
             if shared:
-                passes = tpl.shortest(base, sorted({self.jobs[j].source for j in shared}), self.net)
+                passes = tpl.shortest(base, sorted({self.jobs[j].source for j in shared}))
                 for j in shared:
                     job = self.jobs[j]
                     if job.source not in passes:
@@ -76,7 +76,7 @@ class Pricer:
             for j in alone:
                 job = self.jobs[j]
                 cost = self.d.rates[j] * base + beta[j] * self.lat0[id(tpl)]
-                passes = tpl.shortest(cost, [job.source], self.net)
+                passes = tpl.shortest(cost, [job.source])
                 if job.source not in passes:
                     continue
                 labels, parents = passes[job.source]
@@ -88,7 +88,7 @@ class Pricer:
     def best_path(self, j: int, tpl: Template, arc_cost: np.ndarray) -> Priced | None:
         """Job j's cheapest path on ``tpl`` under ``arc_cost`` alone (None: the sink is out of reach)."""
         job = self.jobs[j]
-        passes = tpl.shortest(arc_cost, [job.source], self.net)
+        passes = tpl.shortest(arc_cost, [job.source])
         if job.source not in passes or not np.isfinite(passes[job.source][0][job.sink]):
             return None
         return Priced(tpl, passes[job.source][1], arc_cost, job.source, job.sink)
@@ -100,5 +100,5 @@ class Pricer:
 
     def path(self, how: Priced) -> tuple[Template, Route, np.ndarray]:
         """(template, route without exits, arc indices) of a priced path."""
-        route = how.tpl.path(how.arc_cost, how.parents, how.source, how.sink, self.net)
+        route = how.tpl.path(how.arc_cost, how.parents, how.source, how.sink)
         return how.tpl, route, how.tpl.arcs_of(route)
