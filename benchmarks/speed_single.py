@@ -11,14 +11,22 @@ F1-weak / F2-highspy and F1-weak / layered-dijkstra (build + solve), then the sa
 sweep of network sizes and depths (hierarchical family, "decreasing" shape as in the canonical
 sets; F1 runs under ``--f1-time-limit``, a ratio marked ">=" when F1 hit it).
 
+Cold (``--skip cold`` to leave out): what a user gets from ``dnnsplit solve`` or a campaign, one
+fresh process per solve (the campaign runner itself: fork server, untimed warm-up on its tiny
+instance, then the measured solve of the medium instance, whose derived arrays - base graph,
+compute-time table - are built inside the timed call and counted as build time): F1-weak/highspy
+against F2/highspy and F2/layered-dijkstra, medians over ``--cold-repeats`` processes.
+
 Part 2, one network of 1,000 nodes (Erdos-Renyi, p chosen for > 10^6 layered arcs) with a
-150-layer chain: the specialised layered Dijkstra (its numba-compiled pass, the default, and
-the scipy-per-copy and heapq-per-copy passes) against
-scipy Dijkstra on the materialised layered graph (build and solve timed separately), with peak
-memory measured two ways: tracemalloc peak of the call (Python and numpy allocations; not the compiled pass's own
-O(|A|) work arrays, which numba allocates outside Python's allocator), and the
-growth of the resident-set high-water mark in a fresh child process (Linux /proc/self/status
-VmHWM after resetting it through /proc/self/clear_refs, minus VmRSS before the call).
+150-layer chain: the engine's pass (``dnnsplit.graph``, compiled by numba) against scipy
+Dijkstra on the materialised layered graph (build and
+solve timed separately), and beside them the one-pass bound (``_jit.one_pass_bound``: the same
+pair weights computed on the fly and one relaxation per arc, no queue), in ns per layered arc.
+Peak memory two ways: tracemalloc peak of the call (Python and numpy allocations; not the
+compiled pass's own O(|A|) work arrays, which numba allocates outside Python's allocator), and
+the suite's one peak-memory definition in a fresh child process (``dnnsplit.campaign.child``:
+the resident high-water mark after a reset at the start of the call, minus the resident memory
+then).
 
 Writes every figure to the JSON file and prints a table.
 """
@@ -48,7 +56,7 @@ PAIRS = [
     ("F2", "ortools-mcf"),
 ]
 LARGE = dict(family="erdos_renyi", seed=1, nodes=1000, layers=150, p=0.0065)
-LAYERED_METHODS = ("layered-jit", "layered-scipy", "layered-heap")
+LAYERED_METHODS = ("layered-jit",)
 DEFAULT_METHOD = "layered-jit"
 
 
@@ -72,7 +80,7 @@ def versions() -> dict[str, str]:
 
 def time_pair(formulation: str, backend: str, inst: Any, repeats: int, time_limit: float | None = None) -> dict:
     """Median build/solve/wall time over ``repeats`` runs (fewer when one run takes > 20 s)."""
-    from dnnsplit import registry
+    from dnnsplit import catalogue as registry
     from dnnsplit.options import SolverOptions
 
     spec = registry.get(formulation, backend)
@@ -153,6 +161,49 @@ def sweep(node_list: list[int], layer_list: list[int], f1_time_limit: float) -> 
     return out
 
 
+# ----------------------------------------------------------------------------- cold
+
+
+def cold(repeats: int) -> dict:
+    """One fresh process per solve (the campaign runner), medians per pair."""
+    import tempfile
+    from pathlib import Path
+
+    from dnnsplit import catalogue
+    from dnnsplit.campaign.records import read_existing
+    from dnnsplit.campaign.runner import run_campaign
+    from dnnsplit.campaign.tasks import InstanceEntry, Settings, plan
+    from instances.defaults import canonical
+    from instances.io import save
+
+    inst = canonical("medium")
+    tmp = Path(tempfile.mkdtemp(prefix="speed_single_cold_"))
+    path = tmp / "medium.json"
+    save(inst, path)
+    settings = Settings(time_limit=120.0)
+    specs = [catalogue.get(f, b) for f, b in (("F1-weak", "highspy"), ("F2", "highspy"), ("F2", "layered-dijkstra"))]
+    tasks = plan([InstanceEntry("medium", path, inst)], specs, repeats, settings)
+    run_campaign(tasks, tmp / "cold.jsonl", settings, progress=False)
+    recs = read_existing(tmp / "cold.jsonl", repair=False)
+    out: dict[str, Any] = {"instance": inst.name, "repeats": repeats, "pairs": {}}
+    for spec in specs:
+        mine = [r for r in recs if r["pair"] == spec.key and r["status"] == "optimal"]
+        if not mine:
+            continue
+        out["pairs"][spec.key] = {
+            "build": statistics.median(r["build_time"] for r in mine),
+            "solve": statistics.median(r["solve_time"] for r in mine),
+            "wall": statistics.median(r["wall_time"] for r in mine),
+            "runs": len(mine),
+        }
+    p = out["pairs"]
+    weak = total(p["F1-weak/highspy"])
+    out["ratio_f1weak_over_f2highspy"] = weak / total(p["F2/highspy"])
+    out["ratio_f1weak_over_layered_dijkstra"] = weak / total(p["F2/layered-dijkstra"])
+    out["ratio_f1weak_over_layered_dijkstra_wall"] = p["F1-weak/highspy"]["wall"] / p["F2/layered-dijkstra"]["wall"]
+    return out
+
+
 # ----------------------------------------------------------------------------- part 2
 
 
@@ -167,64 +218,83 @@ def _run_method(inst: Any, method: str) -> tuple[float, dict]:
     """One call; returns (objective, timings)."""
     from scipy.sparse.csgraph import dijkstra
 
-    from formulations import _layered
+    from dnnsplit.graph import layered, shortest
 
+    job = inst.jobs[0]
     if method in LAYERED_METHODS:
         t0 = time.perf_counter()
-        cost, _ = _layered.layered_dijkstra(inst, 0, method=method.split("-")[1])
+        cost, _ = shortest.layered_dijkstra(inst, 0, method=method.split("-")[1])
         return cost, {"solve": time.perf_counter() - t0, "build": 0.0}
+    if method == "one-pass-bound":
+        base, costs = _bound_inputs(inst)
+        t0 = time.perf_counter()
+        _one_pass(base, costs, job.source)
+        return float("nan"), {"solve": time.perf_counter() - t0, "build": 0.0}
     t0 = time.perf_counter()
-    g = _layered.build_layered_graph(inst)
-    csr = g.csr(inst.network)
+    g = layered.build_layered_graph(inst)
+    csr = g.csr()
     t1 = time.perf_counter()
     dist, pred = dijkstra(csr, directed=True, indices=g.source, return_predecessors=True)
-    path = _layered.vertex_path_from_predecessors(pred, g.source, g.sink)
-    _layered.route_from_vertex_path(inst, 0, path, g.comm_cost_matrix())
+    parent = shortest.parents_from_layered_predecessors(pred, g.num_nodes, g.num_layers, job.source)
+    shortest.walk(inst.network, parent, shortest.latency_costs(inst, 0), job.source, job.sink)
     return float(dist[g.sink]), {"build": t1 - t0, "solve": time.perf_counter() - t1}
+
+
+def _bound_inputs(inst: Any) -> tuple[Any, Any]:
+    from dnnsplit.graph import shortest
+    from dnnsplit.graph.base import base_graph
+
+    return base_graph(inst.network), shortest.latency_costs(inst, 0)
+
+
+def _one_pass(base: Any, costs: Any, source: int) -> float:
+    import numpy as np
+
+    from dnnsplit.graph import _jit
+
+    labels = np.full(base.num_nodes, np.inf)
+    labels[source] = 0.0
+    return _jit.one_pass_bound(*base.kernel_arrays(), np.zeros((0, 0)), np.ascontiguousarray(costs.sizes, dtype=float),
+                               np.ascontiguousarray(costs.node_cost, dtype=float), labels)
 
 
 def _warm_caches(inst: Any) -> None:
     """What every method shares and no call should be charged for: the base graph and tau
     table of ``inst`` (cached per instance) and the numba pass (compiled once per process)."""
-    from formulations import _layered
+    from dnnsplit.graph import shortest
+    from dnnsplit.graph.base import base_graph
 
-    _layered.base_graph(inst.network)
+    base_graph(inst.network)
     inst.compute_time(inst.models[0])
-    _layered.warm_up_jit()
+    shortest.warm_up_jit()
 
 
-def _proc_status(field: str) -> int:
-    """A memory field of /proc/self/status in bytes (Linux)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def _child_rss(method: str, path: str, queue: Any) -> None:
+def _measured(task: dict, stage: Any) -> dict:
+    """In the child: load, warm up, then one call of ``task["method"]``."""
     from instances.io import load
 
-    inst = load(path)
+    inst = load(task["path"])
     _warm_caches(inst)
-    with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM) to the current RSS
-        fh.write("5")
-    before = _proc_status("VmRSS")
-    _run_method(inst, method)
-    queue.put((before, _proc_status("VmHWM")))
+    stage("ready")
+    _run_method(inst, task["method"])
+    return {"method": task["method"]}
 
 
 def rss_growth(method: str, path: str) -> dict:
-    """Peak resident-set growth (VmHWM - VmRSS before) of one call in a fresh spawned process
-    that loads the instance from ``path``. (ru_maxrss is not used: on Linux a spawned child
-    inherits its parent's high-water mark.)"""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_child_rss, args=(method, path, q))
-    p.start()
-    before, after = q.get()
-    p.join()
-    return {"rss_before": before, "rss_peak": after, "rss_growth": after - before}
+    """Peak resident growth of one call in a fresh spawned process, by the suite's one harness
+    (``dnnsplit.campaign.child``: high-water mark after a reset at "ready" minus the resident
+    memory then)."""
+    import tempfile
+    from pathlib import Path
+
+    from dnnsplit.campaign.child import Limits, run_in_child
+
+    with tempfile.TemporaryDirectory(prefix="speed_single_rss_") as tmp:
+        out = run_in_child(mp.get_context("spawn"), _measured, {"method": method, "path": path},
+                           Limits(wall=600.0, ready_timeout=300.0), Path(tmp))
+    if out.value is None:
+        raise RuntimeError(f"the memory child of {method} failed: {out.failure or out.killed} {out.log[-300:]}")
+    return {"rss_before": out.baseline_rss, "rss_peak": out.peak_rss, "rss_growth": out.peak_growth}
 
 
 def part2(repeats: int) -> dict:
@@ -237,29 +307,36 @@ def part2(repeats: int) -> dict:
     save(inst, path)
 
     _warm_caches(inst)
+    _one_pass(*_bound_inputs(inst), inst.jobs[0].source)  # compile the bound too
+    arcs = inst.sizes["layered_arcs"]
     out: dict[str, Any] = {"instance": LARGE, "sizes": inst.sizes, "methods": {}}
-    for method in (*LAYERED_METHODS, "materialised-scipy"):
-        runs = [_run_method(inst, method) for _ in range(repeats if method != "layered-heap" else max(1, repeats // 2))]
-        tracemalloc.start()
-        _run_method(inst, method)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+    for method in (*LAYERED_METHODS, "one-pass-bound", "materialised-scipy"):
+        runs = [_run_method(inst, method) for _ in range(repeats)]
         entry = {
             "objective": runs[0][0],
             "build": statistics.median(r[1]["build"] for r in runs),
             "solve": statistics.median(r[1]["solve"] for r in runs),
+            "solve_min": min(r[1]["solve"] for r in runs),
+            "solve_max": max(r[1]["solve"] for r in runs),
             "runs": len(runs),
-            "tracemalloc_peak": peak,
-            **rss_growth(method, path),
         }
         entry["total"] = entry["build"] + entry["solve"]
+        entry["ns_per_arc"] = entry["solve"] / arcs * 1e9
+        if method != "one-pass-bound":
+            tracemalloc.start()
+            _run_method(inst, method)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            entry["tracemalloc_peak"] = peak
+            entry.update(rss_growth(method, path))
         out["methods"][method] = entry
     m = out["methods"]
     default = m[DEFAULT_METHOD]  # what the F2/layered-dijkstra backend runs
     out["default_method"] = DEFAULT_METHOD
     out["ratio_layered_over_materialised_total"] = default["total"] / m["materialised-scipy"]["total"]
     out["ratio_layered_over_materialised_solve"] = default["total"] / m["materialised-scipy"]["solve"]
-    objs = [e["objective"] for e in m.values()]
+    out["ratio_pass_over_one_pass_bound"] = default["solve"] / m["one-pass-bound"]["solve"]
+    objs = [e["objective"] for k, e in m.items() if k != "one-pass-bound"]
     out["objectives_agree"] = max(objs) - min(objs) <= 1e-9 * max(objs)
     return out
 
@@ -273,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="a smaller sweep (a minute or two)")
     ap.add_argument("--f1-time-limit", type=float, default=60.0)
-    ap.add_argument("--skip", choices=("part1", "sweep", "part2"), action="append", default=[])
+    ap.add_argument("--skip", choices=("part1", "cold", "sweep", "part2"), action="append", default=[])
+    ap.add_argument("--cold-repeats", type=int, default=5, help="fresh processes per pair in the cold part")
     args = ap.parse_args(argv)
     record: dict[str, Any] = {"versions": versions(), "threads": 1, "repeats": args.repeats}
     if "part1" not in args.skip:
@@ -286,6 +364,15 @@ def main(argv: list[str] | None = None) -> int:
                   f" {r['solve'] * 1e3:10.3f} {total(r) * 1e3:10.3f}")
         print(f"  F1-weak / F2-highspy      = {p1['ratio_f1weak_over_f2highspy']:.0f}x  (target >= 100x)")
         print(f"  F1-weak / layered-dijkstra = {p1['ratio_f1weak_over_layered_dijkstra']:.0f}x  (target >= 10,000x)")
+    if "cold" not in args.skip:
+        print("Cold: one fresh process per solve (the campaign runner), medium instance", flush=True)
+        c = record["cold"] = cold(args.cold_repeats)
+        for pair, row in c["pairs"].items():
+            print(f"  {pair:28s} build {row['build'] * 1e3:9.3f} ms  solve {row['solve'] * 1e3:9.3f} ms"
+                  f"  wall {row['wall'] * 1e3:9.3f} ms  ({row['runs']} processes)")
+        print(f"  F1-weak / F2-highspy       = {c['ratio_f1weak_over_f2highspy']:.0f}x")
+        print(f"  F1-weak / layered-dijkstra = {c['ratio_f1weak_over_layered_dijkstra']:.0f}x (build + solve; "
+              f"{c['ratio_f1weak_over_layered_dijkstra_wall']:.0f}x on the whole call)  (target >= 10,000x)")
     if "sweep" not in args.skip:
         print("Sweep: hierarchical, decreasing shape, seed 11", flush=True)
         nodes, layers = ([10, 20, 30], [10, 20]) if args.quick else ([10, 20, 30, 40], [10, 20, 40])
@@ -294,10 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         print("Part 2: 1,000-node network, 150-layer chain", flush=True)
         p2 = record["large"] = part2(args.repeats)
         print(f"  {p2['instance']}  sizes {p2['sizes']}")
-        print(f"  {'method':20s} {'build ms':>9s} {'solve ms':>9s} {'total ms':>9s} {'tracemalloc MiB':>16s} {'RSS growth MiB':>15s}")
+        print(f"  {'method':20s} {'build ms':>9s} {'solve ms':>9s} {'total ms':>9s} {'ns/arc':>7s} {'tracemalloc MiB':>16s} {'RSS growth MiB':>15s}")
         for name, e in p2["methods"].items():
+            tm = f"{e['tracemalloc_peak'] / 2**20:16.1f}" if "tracemalloc_peak" in e else f"{'-':>16s}"
+            rss = f"{e['rss_growth'] / 2**20:15.1f}" if e.get("rss_growth") is not None else f"{'-':>15s}"
             print(f"  {name:20s} {e['build'] * 1e3:9.1f} {e['solve'] * 1e3:9.1f} {e['total'] * 1e3:9.1f}"
-                  f" {e['tracemalloc_peak'] / 2**20:16.1f} {e['rss_growth'] / 2**20:15.1f}")
+                  f" {e['ns_per_arc']:7.2f} {tm} {rss}")
+        print(f"  pass / one-pass bound = {p2['ratio_pass_over_one_pass_bound']:.2f}x  (target <= 6x)")
         print(f"  {p2['default_method']} / materialised: {p2['ratio_layered_over_materialised_total']:.2f}x of build+solve,"
               f" {p2['ratio_layered_over_materialised_solve']:.2f}x of solve only (target <= 3x); objectives agree:"
               f" {p2['objectives_agree']}")

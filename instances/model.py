@@ -175,10 +175,9 @@ class Instance:
         key = id(model)
         if key not in cache:
             net = self.network
-            with np.errstate(divide="ignore", invalid="ignore"):
-                tau = np.divide.outer(model.flops, net.speed)
             routers = net.speed <= 0
-            tau[:, routers] = np.inf
+            tau = np.full((model.num_layers, net.num_nodes), np.inf)
+            tau[:, ~routers] = np.divide.outer(model.flops, net.speed[~routers])
             if model.measured_time:  # one vectorised assignment per measured device class
                 classes = net.device_class_array
                 for device_class, times in model.measured_time.items():

@@ -1,61 +1,63 @@
 """The shortest-path kernels of :mod:`dnnsplit.graph.shortest`, compiled with numba.
 
-One Dijkstra core, :func:`_dijkstra`, shared by two drivers:
+One Dijkstra core, :func:`_dijkstra`, shared by the two drivers:
 
-- :func:`layered_pass`: copies ``first..last-1`` of the layered graph (L+1 copies of G; vertex
-  (n, l) = "data at node n, layers 1..l done"), one multi-source Dijkstra on G per copy, seeded
-  with the labels of copy l-1 plus the compute cost ``node_cost[l-1, n]`` (copy 0: the labels
-  given). The layered graph is never built; each copy's pair weights (the cheapest link of
-  each (i, j) pair for that copy's tensor, ``sizes[l] / b_a + delta_a (+ link_extra[l, a])``)
-  are computed into one (P,) array, overwritten per copy. Memory O(|A| + L|N|): one int32
-  parent per (copy, node) plus O(|A| + |N|) work arrays.
+- :func:`layered_pass`: copies ``first..last-1`` of the layered graph of a job (L+1 copies of
+  G = (N, A); vertex (n, l) = "data at node n, layers 1..l done"): per copy one multi-source
+  Dijkstra on G, seeded with the labels of copy l-1 plus the compute cost ``node_cost[l-1, n]``
+  (copy 0: the labels given). The layered graph is never built: per copy the weight of each
+  (i, j) pair (its cheapest link for that copy's tensor, ``sizes[l] * inv_b + delay
+  (+ link_extra[l, link])``) goes into one (P,) array, overwritten by the next copy.
 - :func:`many_sources`: K single-source Dijkstras for one tensor size (transfer tables).
 
-plus :func:`one_pass_bound` (the benchmark's reference: the same weights and seeding, one
-relaxation per arc in CSR order, no queue) and :func:`warm_up`.
+plus :func:`one_pass_bound` (the benchmark's reference: the same weights and seeding, then one
+relaxation per arc in CSR order and no queue) and :func:`warm_up`. Memory O(|A| + L|N|): the
+caller's int32 parent per (copy, node), and O(|A| + |N|) work arrays here.
 
-The queue: a monotone bucket queue (Dial's buckets of width ``delta`` on the key offset from
-the smallest seed) whose current bucket is either a stack or an indexed 4-ary heap.
+The queue is a monotone bucket queue (Dial): bucket q holds the nodes whose key d has
+floor((d - lo) / delta) = q, lo = the copy's smallest seed; buckets are emptied in increasing q.
+Two modes, chosen per copy from the smallest and largest arc weight (wmin, wmax) and the seed
+range [lo, hi]:
 
-- Safe mode, ``delta = wmin / 2`` (wmin = the copy's cheapest arc): every node in the lowest
-  non-empty bucket already has its final label (any path through a node still queued costs at
-  least ``wmin`` more, which is two bucket widths), so the bucket is emptied in any order, with
-  no comparisons at all, and a relaxation never lands in the bucket being emptied. The labels
-  are exactly Dijkstra's: each is the minimum of ``label(u) + w(u, v)`` over final ``label(u)``,
-  whatever the order. Used when the bucket window is small (span / delta <= ``_window(N)``,
-  span = max(seed spread, largest arc)) and ``delta`` is far above the rounding of the keys
-  (``delta > 2**-40 * (|lo| + |hi| + N * wmax)``, so the two-bucket margin of the argument above
-  survives floating point).
-- Ordered mode otherwise (zero-cost arcs, a very wide weight range, huge keys): ``delta =
-  span / _window(N)`` and the current bucket is a 4-ary heap with decrease-key (no stale
-  entries), so every pop is the global minimum: plain Dijkstra, correct for any ``delta``
-  (the bucket index floor((key - lo) / delta) is monotone in the key, so every key in a later
-  bucket is larger).
+- Safe mode, ``delta = wmin / 2``: every node of the lowest non-empty bucket already has its
+  final label (a path through any node still queued costs at least wmin = two bucket widths
+  more), so a bucket is emptied in any order, with no key comparison at all, and no relaxation
+  lands in it meanwhile. The labels are Dijkstra's exactly: each is the minimum of
+  label(u) + w(u, v) over final labels, whatever the order. Taken when the keys span at most
+  ``_window(N)`` buckets (span = max(hi - lo, wmax)) and delta is far above the rounding of
+  the keys (``delta > 2**-40 * (|lo| + |hi| + N * wmax)``): the one-bucket margin of the
+  argument then survives floating point. (The pass is label-correcting besides: a node that
+  improved after being settled would be queued and settled again.)
+- Ordered mode otherwise (zero-cost arcs, weights over a very wide range, huge keys):
+  ``delta = span / _window(N)``, and the bucket being emptied is an indexed 4-ary heap with
+  decrease-key, so every node settled is the global minimum: plain Dijkstra, exact for any
+  delta (the bucket index is monotone in the key, so every key of a later bucket is larger).
 
-Buckets are singly linked lists of entries (node, next) in a pool of |N| + |P| entries (one per
-seed and per successful relaxation); a node that moves to an earlier bucket leaves a stale entry
-behind (recognised by its bucket index, ``wq``), a bitmap of non-empty buckets finds the next
-one with count-trailing-zeros, and the buckets form a ring of 2^k slots covering the span, so no
-key ever lands a full ring ahead.
+The later buckets are singly linked lists in a pool of |N| + P entries (one per seed and per
+improvement: each node is settled once, so each arc relaxed once); a node moved to an earlier
+bucket leaves a stale entry behind, recognised by the bucket index ``wq`` of its live one. The
+buckets form a ring of 2^k >= span / delta + 4 slots, so no key lands a full turn ahead; a
+bitmap of the non-empty slots (32-bit words) finds the next bucket with count-trailing-zeros.
 
-Why this queue: on the 1000-node Erdos-Renyi network x 150-layer chain of the benchmark
-(1.11 M layered arcs) the old binary heap with lazy deletion (one push per seed and per
-improvement, 38 % stale pops) ran at about 23 ns per layered arc, 12x the one-pass bound
-(about 1.9 ns); an indexed 4-ary heap with the seeds heapified in O(n) and an unrolled
-min-of-4 reaches about 7.5 ns (pops dominate: 0.85 |N| seeds, ~4 sift levels per pop); a
-radix heap over the IEEE-754 bit patterns about 10 ns (the keys of a copy share their top bits:
-~6 bucket moves per node); this bucket queue about 5-6 ns, against about 3.4 ns for the
-relaxations alone replayed in Dijkstra order (their branch misses are the floor). See
-/work/scratch/jit in the session notes for the measurements.
+Why this queue (1000-node Erdos-Renyi network x 150-layer chain, 1.11 M layered arcs, 850
+compute nodes; ns per layered arc): the former binary heap with lazy deletion (one push per
+seed and per improvement, 38 % of the pops stale) took about 23; an indexed binary heap with
+decrease-key and the seeds heapified in O(n), about 10.7; the same as a 4-ary heap with a
+branch-light min-of-4, about 7.5 (1000 pops per copy, ~4 sift levels each, most of the time); a radix heap over the
+IEEE-754 bit patterns of the keys, about 10 (a copy's keys share their top bits: ~6 bucket
+moves per node, one redistribution per pop); this bucket queue, about 5 (the copies of that
+instance all run in safe mode, ~70 buckets each). Replaying only the relaxations in Dijkstra
+order (no queue at all) costs about 3.4 there, the one-pass bound about 1.2 (branch-free
+relaxations) to 2.0 (branching ones).
 
-Parents: ``parent[l, n]`` = predecessor node within copy l, ``|N|`` = entered from copy l-1
-through the compute arc (or a seed of copy 0), ``UNREACHED`` = not reached. Tie-breaking is
-deterministic (fixed by the input).
+Parents: ``parent[l, n]`` = the predecessor node within copy l, ``|N|`` = entered from copy
+l-1 through the compute arc (or a seed of copy 0 that kept its seed label), ``UNREACHED`` =
+not reached. Ties are broken deterministically (by the input alone).
 
 Numba compiles the functions on the first call in a process and caches them on disk
 (``cache=True``); :func:`warm_up` makes that call on a tiny graph with the dtypes the callers
-use. Where numba does not import, ``NUMBA_ERROR`` says why and the same functions run in the
-interpreter (same answers, much slower).
+pass. Where numba does not import, ``NUMBA_ERROR`` says why and the same functions run in the
+interpreter (same answers, far slower: about 4 ms instead of 16 us on the medium instance).
 """
 
 from __future__ import annotations
@@ -64,11 +66,12 @@ import numpy as np
 
 try:
     from llvmlite import ir as _ir
-    from numba import njit, types as _types
+    from numba import njit
+    from numba import types as _types
     from numba.extending import intrinsic as _intrinsic
 
     NUMBA_ERROR = ""
-except Exception as _exc:  # pragma: no cover - exercised only without numba
+except Exception as _exc:  # noqa: BLE001  # pragma: no cover - any failure to import numba
     NUMBA_ERROR = f"{type(_exc).__name__}: {_exc}"
 
     def njit(*args, **kwargs):  # type: ignore[no-redef]
@@ -103,12 +106,10 @@ else:  # pragma: no cover
         return (x & -x).bit_length() - 1
 
 
-def _window(n_nodes: int) -> int:
-    """Most buckets spanned by a copy's keys (the ring has the next power of two above it)."""
+@njit(cache=True, nogil=True)
+def _window(n_nodes):
+    """Most buckets a copy's keys may span (the ring is the next power of two above it)."""
     return min(1 << 16, max(256, 8 * n_nodes))
-
-
-_window_jit = njit(cache=True, nogil=True)(_window)
 
 
 # ----------------------------------------------------------------------------- weights
@@ -143,8 +144,7 @@ def _pair_weights(pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted
                 c = size * inv_b_sorted[k] + delay_sorted[k]
                 if has_extra:
                     c += extra_row[link_sorted[k]]
-                if c < best:
-                    best = c
+                best = min(best, c)
             w[p] = best
 
 
@@ -200,11 +200,11 @@ def _sift_down(hkey, hnode, hpos, i, size, k, v):
             k2 = hkey[c + 2]
             k3 = hkey[c + 3]
             b01 = c if k0 <= k1 else c + 1
-            m01 = k0 if k0 <= k1 else k1
+            m01 = min(k0, k1)
             b23 = c + 2 if k2 <= k3 else c + 3
-            m23 = k2 if k2 <= k3 else k3
+            m23 = min(k2, k3)
             best = b01 if m01 <= m23 else b23
-            kb = m01 if m01 <= m23 else m23
+            kb = min(m01, m23)
         else:
             best = c
             kb = hkey[c]
@@ -233,7 +233,7 @@ def _workspace(n_nodes, n_pairs):
     """The core's work arrays; the core leaves them as it found them (hpos, wq, bhead at -1,
     bits at 0), so one set serves every call of a driver."""
     ring = 64
-    while ring < _window_jit(n_nodes) + 5:
+    while ring < _window(n_nodes) + 5:
         ring <<= 1
     hkey = np.empty(n_nodes)
     hnode = np.empty(n_nodes, dtype=np.int32)
@@ -260,17 +260,15 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
         d = dist[n]
         if d < _INF:
             par[n] = N
-            if d < lo:
-                lo = d
-            if d > hi:
-                hi = d
+            lo = min(lo, d)
+            hi = max(hi, d)
         else:
             par[n] = UNREACHED
     if not lo < _INF:
         return False
 
     # bucket width and mode (module docstring)
-    window = _window_jit(N)
+    window = _window(N)
     span = max(hi - lo, wmax)
     delta = span / window if span > 0.0 else 1.0
     safe = True  # no finite arc: the seeds are final
@@ -293,6 +291,7 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
     bmask = (1 << _WORD) - 1
 
     top = 0  # next free entry of the pool
+    cap = enode.shape[0]
     live = 0  # nodes with a valid bucket entry (wq >= 0)
     if safe:
         # Dial: every seed into its bucket, then empty the buckets in ring order, each in any
@@ -302,6 +301,8 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
             if d < _INF:
                 q = int((d - lo) * inv)
                 s = q & mask
+                if top == cap:  # pragma: no cover - one entry per seed and per improvement
+                    raise RuntimeError("bucket queue: entry pool exhausted")
                 enode[top] = n
                 enext[top] = bhead[s]
                 bhead[s] = top
@@ -315,9 +316,13 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
             s = (cur + 1) & mask
             wi = s >> _WORD
             word = bits[wi] & (-1 << (s & bmask))
+            scanned = 0
             while word == 0:
                 wi = (wi + 1) & wmask
                 word = bits[wi]
+                scanned += 1
+                if scanned > nwords:  # pragma: no cover - a queued node fell off the ring
+                    raise RuntimeError("bucket queue: a queued node is in no bucket")
             s = (wi << _WORD) | _ctz(word)
             cur += ((s - cur - 1) & mask) + 1
             e = bhead[s]
@@ -340,6 +345,8 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
                                     live += 1
                                 wq[v] = q
                                 t = q & mask
+                                if top == cap:  # pragma: no cover - one entry per seed and per improvement
+                                    raise RuntimeError("bucket queue: entry pool exhausted")
                                 enode[top] = v
                                 enext[top] = bhead[t]
                                 bhead[t] = top
@@ -361,6 +368,8 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
                     hsize += 1
                 else:
                     s = q & mask
+                    if top == cap:  # pragma: no cover - one entry per seed and per improvement
+                        raise RuntimeError("bucket queue: entry pool exhausted")
                     enode[top] = n
                     enext[top] = bhead[s]
                     bhead[s] = top
@@ -378,9 +387,13 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
                 s = (cur + 1) & mask
                 wi = s >> _WORD
                 word = bits[wi] & (-1 << (s & bmask))
+                scanned = 0
                 while word == 0:
                     wi = (wi + 1) & wmask
                     word = bits[wi]
+                    scanned += 1
+                    if scanned > nwords:  # pragma: no cover - a queued node fell off the ring
+                        raise RuntimeError("bucket queue: a queued node is in no bucket")
                 s = (wi << _WORD) | _ctz(word)
                 cur += ((s - cur - 1) & mask) + 1
                 bits[wi] &= ~(1 << (s & bmask))
@@ -428,6 +441,8 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
                             live += 1
                         wq[v] = q
                         t = q & mask
+                        if top == cap:  # pragma: no cover - one entry per seed and per improvement
+                            raise RuntimeError("bucket queue: entry pool exhausted")
                         enode[top] = v
                         enext[top] = bhead[t]
                         bhead[t] = top
@@ -516,8 +531,9 @@ def one_pass_bound(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_
                    link_extra, sizes, node_cost, labels):
     """The benchmark's reference cost, not a shortest path: per copy the pair weights and the
     seeding exactly as :func:`layered_pass` computes them, then one relaxation per pair arc in
-    CSR order and no queue (nor the weight range that sizes the queue's buckets). Returns the
-    sum of the finite labels (so nothing is optimised away); ``labels`` is not modified."""
+    CSR order (``if nd < dist[v]: dist[v] = nd``, the test a label-setting pass makes) and no
+    queue (nor the weight range that sizes the queue's buckets). Returns the sum of the finite
+    labels (so nothing is optimised away); ``labels`` is not modified."""
     n_nodes = labels.shape[0]
     n_pairs = pair_head.shape[0]
     has_extra = link_extra.shape[0] > 0
@@ -546,6 +562,109 @@ def one_pass_bound(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_
     return check
 
 
+@njit(cache=True, nogil=True)
+def walk_back(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted, link_extra,
+              sizes, parent, source, sink, placement, links, copies):
+    """The one predecessor walk, from (sink, L) back to (source, 0) through ``parent`` (as
+    :func:`layered_pass` writes it): ``placement[l-1]`` = the node of layer l; the links, last
+    first, in ``links`` with their copy in ``copies`` (within a pair, the cheapest link for the
+    copy's cost, first on ties, as the pass chose it). Returns how many links were written, or
+    -1 when a parent is missing (not reached), -2 when the walk ends elsewhere than ``source``."""
+    n_nodes = parent.shape[1]
+    layer = parent.shape[0] - 1
+    has_extra = link_extra.shape[0] > 0
+    n = sink
+    k = 0
+    steps = 0
+    limit = parent.shape[0] * n_nodes
+    while True:
+        p = parent[layer, n]
+        if p == n_nodes:
+            if layer == 0:
+                break
+            placement[layer - 1] = n
+            layer -= 1
+            continue
+        if p < 0 or steps > limit:
+            return -1
+        q = -1
+        for r in range(indptr[p], indptr[p + 1]):
+            if pair_head[r] == n:
+                q = r
+                break
+        if q < 0:
+            return -1
+        best = link_sorted[pair_start[q]]
+        if pair_stop[q] - pair_start[q] > 1:
+            cost = _INF
+            for s in range(pair_start[q], pair_stop[q]):
+                c = sizes[layer] * inv_b_sorted[s] + delay_sorted[s]
+                if has_extra:
+                    c += link_extra[layer, link_sorted[s]]
+                if c < cost:
+                    cost = c
+                    best = link_sorted[s]
+        links[k] = best
+        copies[k] = layer
+        k += 1
+        n = p
+        steps += 1
+    if n != source:
+        return -2
+    return k
+
+
+@njit(cache=True, nogil=True)
+def shortest_path(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted, link_extra,
+                  sizes, node_cost, labels, parent, source, sink, placement, links, copies):
+    """:func:`layered_pass` over every copy, then :func:`walk_back` from (sink, L), in one call
+    (one dispatch: what a single shortest path costs from Python). Returns the number of links
+    written, or -3 when (sink, L) is not reached; -1/-2 as :func:`walk_back`."""
+    if not layered_pass(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted,
+                        link_extra, sizes, node_cost, labels, 0, sizes.shape[0], parent):
+        return -3
+    if not labels[sink] < _INF:
+        return -3
+    return walk_back(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b_sorted, delay_sorted, link_extra,
+                     sizes, parent, source, sink, placement, links, copies)
+
+
+@njit(cache=True, nogil=True)
+def base_arrays(tail, head, n_nodes, bandwidth, delay):
+    """G's links grouped by (i, j) pair in CSR order, in one compiled pass (the base graph's
+    arrays): (link ids in pair order, pair start, pair stop, pair tail, pair head, CSR row
+    pointer, 1 / b and delta in pair order). Links of a pair keep their input order."""
+    n_links = tail.shape[0]
+    keys = tail * n_nodes + head
+    order = np.argsort(keys, kind="mergesort")
+    starts = np.empty(n_links, np.int64)
+    n_pairs = 0
+    for k in range(n_links):
+        if k == 0 or keys[order[k]] != keys[order[k - 1]]:
+            starts[n_pairs] = k
+            n_pairs += 1
+    pair_start = starts[:n_pairs].copy()
+    pair_stop = np.empty(n_pairs, np.int64)
+    pair_tail = np.empty(n_pairs, np.int64)
+    pair_head = np.empty(n_pairs, np.int64)
+    for p in range(n_pairs):
+        pair_stop[p] = pair_start[p + 1] if p + 1 < n_pairs else n_links
+        link = order[pair_start[p]]
+        pair_tail[p] = tail[link]
+        pair_head[p] = head[link]
+    indptr = np.zeros(n_nodes + 1, np.int64)
+    for p in range(n_pairs):
+        indptr[pair_tail[p] + 1] += 1
+    for n in range(n_nodes):
+        indptr[n + 1] += indptr[n]
+    inv_b = np.empty(n_links)
+    dly = np.empty(n_links)
+    for k in range(n_links):
+        inv_b[k] = 1.0 / bandwidth[order[k]]
+        dly[k] = delay[order[k]]
+    return order, pair_start, pair_stop, pair_tail, pair_head, indptr, inv_b, dly
+
+
 def warm_up() -> None:
     """Compile (or load from numba's disk cache) every kernel with the dtypes the callers pass:
     C-contiguous writable int64 index arrays, float64 costs, int32 parents, both shapes of
@@ -569,6 +688,12 @@ def warm_up() -> None:
                      node_cost, labels, 1, 2, parent)
         one_pass_bound(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b, delay, extra, sizes,
                        node_cost, np.array([0.0, np.inf], f64))
+        walk_back(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b, delay, extra, sizes, parent, 0, 1,
+                  np.empty(1, i64), np.empty(4, i64), np.empty(4, i64))
+        shortest_path(indptr, pair_head, pair_start, pair_stop, link_sorted, inv_b, delay, extra, sizes, node_cost,
+                      np.array([0.0, np.inf], f64), np.empty((2, 2), np.int32), 0, 1, np.empty(1, i64),
+                      np.empty(4, i64), np.empty(4, i64))
+    base_arrays(np.array([0, 0, 1, 1], i64), np.array([1, 1, 0, 0], i64), 2, np.ones(4), np.zeros(4))
     for extra in (np.zeros(0, f64), np.zeros(4, f64)):
         dist = np.empty((1, 2), f64)
         parent = np.empty((1, 2), np.int32)

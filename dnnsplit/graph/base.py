@@ -1,7 +1,7 @@
 """G = (N, A) with parallel links grouped into (i, j) pairs in CSR order: the base of the engine.
 
-Built once per network in vectorised numpy (a few tens of microseconds on the default medium
-instance) and cached weakly by the network; :meth:`BaseGraph.reversed` is the same graph with
+Built once per network by one compiled pass (``_jit.base_arrays``; microseconds on the
+default medium instance) and cached weakly by the network; :meth:`BaseGraph.reversed` is the same graph with
 every link turned round (distances *to* a node). The arrays the compiled pass reads are built
 here too, eagerly, so a solve's clock can count them as build time.
 
@@ -24,30 +24,22 @@ class BaseGraph:
     """G with links grouped by (i, j) pair, pairs sorted by (i, j) (CSR order)."""
 
     def __init__(self, network: Network, reverse: bool = False):
+        from dnnsplit.graph import _jit
+
         n = network.num_nodes
         tail = np.asarray(network.link_target if reverse else network.link_source, dtype=np.int64)
         head = np.asarray(network.link_source if reverse else network.link_target, dtype=np.int64)
-        keys = tail * n + head
+        fn = _jit.base_arrays if _jit.NUMBA_ERROR == "" else getattr(_jit.base_arrays, "py_func", _jit.base_arrays)
+        (self.link_order, self.group_start, self.group_stop, self.pair_tail, self.pair_head, self.indptr,
+         self.inv_b_sorted, self.delay_sorted) = fn(tail, head, n, np.asarray(network.bandwidth, dtype=np.float64),
+                                                    np.asarray(network.delay, dtype=np.float64))
         self.reverse = reverse
         self.num_nodes = n
         self.num_links = len(tail)
-        self.link_order = np.argsort(keys, kind="stable")  # links sorted by pair
-        sorted_keys = keys[self.link_order]
-        first = np.ones(len(sorted_keys), dtype=bool)
-        first[1:] = sorted_keys[1:] != sorted_keys[:-1]
-        self.group_start = np.flatnonzero(first)  # into link_order
-        self.group_stop = np.append(self.group_start[1:], self.num_links)
-        self.pair_keys = sorted_keys[self.group_start]
-        self.pair_tail = self.pair_keys // n
-        self.pair_head = self.pair_keys % n
-        self.num_pairs = len(self.pair_keys)
+        self.num_pairs = len(self.pair_head)
+        self.pair_keys = self.pair_tail * n + self.pair_head  # sorted: (i, j) pairs in CSR order
         self.has_parallel = self.num_pairs < self.num_links
-        self.indptr = np.searchsorted(self.pair_tail, np.arange(n + 1))
         self.pair_link = self.link_order[self.group_start]  # the link of each pair without parallels
-        # what the compiled pass reads: int64 CSR arrays and per-link data in pair order
-        order = self.link_order
-        self.inv_b_sorted = np.ascontiguousarray(1.0 / np.asarray(network.bandwidth)[order], dtype=np.float64)
-        self.delay_sorted = np.ascontiguousarray(np.asarray(network.delay)[order], dtype=np.float64)
         self.zero_delay = np.zeros(self.num_links)
         self._reversed: BaseGraph | None = None
         self._network = weakref.ref(network)

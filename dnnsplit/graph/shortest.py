@@ -209,12 +209,31 @@ def layered_labels(network: Network, sources: dict[int, float] | int, costs: Lay
 def layered_shortest_path(network: Network, source: int, sink: int, costs: LayeredCosts, *,
                           method: str = "auto", clock: Clock | None = None) -> tuple[float, Route | None]:
     """Shortest (source, 0) -> (sink, L) path: ``(cost, Route)``, or ``(inf, None)`` when the sink
-    copy is unreachable. Raises :class:`OutOfTime` when ``clock`` runs out first."""
-    got = layered_labels(network, source, costs, method=method, clock=clock)
-    if got is None or not np.isfinite(got[0][sink]):
+    copy is unreachable. Raises :class:`OutOfTime` when ``clock`` runs out first.
+
+    One compiled call (pass and walk) when the pass needs no clock check on the way; else the
+    pass in chunks, then the walk."""
+    base = base_graph(network)
+    L = costs.num_layers
+    fused = _kernel("shortest_path", _method(method))
+    if clock is not None and clock.limit is not None and (L + 1) * (base.num_pairs + base.num_nodes) > CHUNK_ARCS:
+        got = layered_labels(network, source, costs, method=method, clock=clock)
+        if got is None or not np.isfinite(got[0][sink]):
+            return float("inf"), None
+        return float(got[0][sink]), walk(network, got[1], costs, source, sink)
+    N = network.num_nodes
+    labels = np.full(N, np.inf)
+    labels[int(source)] = 0.0
+    parent = np.empty((L + 1, N), dtype=np.int32)
+    placement = np.empty(L, dtype=np.int64)
+    links = np.empty(parent.size + 1, dtype=np.int64)
+    copies = np.empty(parent.size + 1, dtype=np.int64)
+    extra = _NONE_2D if costs.link_extra is None else _c(costs.link_extra)
+    k = fused(*base.kernel_arrays(costs.with_delay), extra, _c(costs.sizes), _c(costs.node_cost), labels, parent,
+              int(source), int(sink), placement, links, copies)
+    if k == -3:
         return float("inf"), None
-    labels, parent = got
-    return float(labels[sink]), walk(network, parent, costs, source, sink)
+    return float(labels[sink]), _route(network, k, placement, links, copies, source, sink, L)
 
 
 def layered_dijkstra(instance: Instance, job_index: int = 0, link_extra: np.ndarray | None = None,
@@ -231,35 +250,34 @@ def walk(network: Network, parent: np.ndarray, costs: LayeredCosts, source: int,
     """The one predecessor walk: from (sink, L) back to (source, 0) through ``parent`` (shape
     (L+1, |N|): the previous node in the same copy, |N| for "entered from the copy below").
 
-    Within copy l a step i -> k takes the cheapest link of the pair under copy l's cost."""
+    Within copy l a step i -> k takes the cheapest link of the pair under copy l's cost (the
+    compiled ``_jit.walk_back``; interpreted where numba does not import)."""
     base = base_graph(network)
-    N = network.num_nodes
     L = parent.shape[0] - 1
-    placement = [0] * L
-    paths: list[list[int]] = [[] for _ in range(L + 1)]
-    l, n = L, int(sink)
-    steps = 0
-    while True:
-        p = int(parent[l, n])
-        if p == N:
-            if l == 0:
-                break
-            placement[l - 1] = n
-            l -= 1
-            continue
-        if p < 0:
-            raise NoRoute(f"vertex ({network.node_names[n]!r}, copy {l}) has no predecessor")
-        if base.has_parallel:
-            paths[l].append(base.best_link(p, n, costs.link_costs(network, l)))
-        else:
-            paths[l].append(int(base.pair_link[base.pair_index(p, n)]))
-        n = p
-        steps += 1
-        if steps > (L + 1) * N:  # pragma: no cover - a parent array from a pass has no cycle
-            raise RuntimeError("the parent array holds a cycle")
-    if n != source:
-        raise NoRoute(f"the walk ends at node {network.node_names[n]!r}, not at the source {network.node_names[source]!r}")
-    return Route(tuple(placement), tuple(tuple(reversed(q)) for q in paths))
+    fn = _kernel("walk_back", "jit" if jit_available() else "python")
+    extra = _NONE_2D if costs.link_extra is None else _c(costs.link_extra)
+    placement = np.empty(L, dtype=np.int64)
+    cap = parent.size + 1
+    links = np.empty(cap, dtype=np.int64)
+    copies = np.empty(cap, dtype=np.int64)
+    k = fn(*base.kernel_arrays(costs.with_delay), extra, _c(costs.sizes), parent, int(source), int(sink),
+           placement, links, copies)
+    return _route(network, k, placement, links, copies, source, sink, L)
+
+
+def _route(network: Network, k: int, placement: np.ndarray, links: np.ndarray, copies: np.ndarray, source: int,
+           sink: int, L: int) -> Route:
+    """The Route of a compiled walk (``k`` links written last first), or the reason it has none."""
+    if k == -1:
+        raise NoRoute(f"vertex ({network.node_names[int(sink)]!r}, copy {L}) is not reached from the source")
+    if k < 0:
+        raise NoRoute(f"the walk from ({network.node_names[int(sink)]!r}, copy {L}) does not end at the source "
+                      f"{network.node_names[int(source)]!r}")
+    links, copies = links[:k][::-1], copies[:k][::-1]
+    cuts = np.searchsorted(copies, np.arange(L + 2))
+    flat = links.tolist()
+    paths = tuple(tuple(flat[cuts[l] : cuts[l + 1]]) for l in range(L + 1))
+    return Route(tuple(placement.tolist()), paths)
 
 
 def parents_from_layered_predecessors(pred: np.ndarray, num_nodes: int, num_layers: int, source: int) -> np.ndarray:

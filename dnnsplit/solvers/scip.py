@@ -33,38 +33,50 @@
   column continuous), returning a :class:`SolverRun`; ``BACKEND`` registers it as the array
   backend "scip".
 
-How the model is loaded, and why. Two ways were measured (random models with 3 nonzeros per
-column, the number of rows half the number of columns): (a) the PySCIPOpt API -- ``addVar`` per
+How the model is loaded, and why. Two ways were measured (random models, 3 nonzeros per column,
+half as many rows as columns, this 2-core machine): (a) the PySCIPOpt API -- ``addVar`` per
 column, one empty linear constraint per row through ``addCons`` (one ``ExprCons`` reused, its
-bounds reset per row), then ``addCoefLinear`` per nonzero in row order; (b) the model written
-as a free MPS file by vectorised numpy string building and read by ``readProblem``, variables
-mapped back by name. (a) was the faster at every size (about 0.6 s against 0.8-1.0 s at 1e5
-columns, 5.5 s against 7 s at 5e5): SCIP's MPS reader alone costs about as much as the whole
-API build, and the Python wrappers of the variables (needed to read the solution) must be
-created either way. (a) also has no text round trip (no name mapping, no MPS default-bound
-conventions, no precision loss, no temporary file). Python's cyclic garbage collector is paused
-during the build: the million small objects PySCIPOpt creates (variable wrappers, their term
-dictionaries) otherwise trigger repeated full collections and make the build superlinear
-(1.4x slower at 1e5 columns, 1.7x at 5e5).
+sides reset per row), then ``addCoefLinear`` per nonzero in row order; (b) the model written as
+a free MPS file by vectorised numpy string building and read by ``readProblem``, variables mapped
+back by name. (a) was the faster at every size: 0.005 / 0.05 / 0.6-0.7 / 3.5-5.0 s at 1e3 / 1e4 /
+1e5 / 5e5 columns against 0.008 / 0.06 / 1.2-1.3 / 6.1-8.8 s for (b). SCIP's MPS reader alone
+costs about as much as the whole API build, and the Python wrappers of the variables (needed to
+read the solution) must be created either way. (a) also has no text round trip (no name
+mapping, no MPS default-bound conventions such as integer columns defaulting to [0, 1], no
+precision loss, no temporary file). Building expressions per row (``Expr`` dictionaries) was
+1.3x slower than (a), and ``addMatrixVar`` / ``addMatrixCons`` loop over ``addVar`` and
+``Expr`` objects in Python too. Python's cyclic garbage collector is paused during the build:
+the ~1e6 small objects PySCIPOpt creates (variable wrappers with their term dictionaries)
+otherwise trigger repeated full collections and make the build superlinear (1.4x slower at 1e5
+columns, 1.7x at 5e5).
 
 Data handling: rows with both sides infinite are left out; an empty row is kept (SCIP finds it
 infeasible when 0 is outside its bounds); equality rows are lhs == rhs, ranged rows carry both
-sides; values at or beyond SCIP's infinity (1e20) are infinite (as in HiGHS); the offset goes
-in through ``addObjoffset`` so objective and bound include it. A cost of +inf fixes its column
-at its lower bound (-inf: at its upper bound), as HiGHS reads infinite costs; a finite cost or
-matrix entry at or above 1e20 is refused (SCIP would read it as infinite). A row with lower >
-upper or a column whose bounds are empty (integer columns: after rounding) makes the model
-infeasible before SCIP is called (SCIP refuses such a row with an error).
+sides; values at or beyond SCIP's infinity (1e20) are infinite (as in HiGHS); duplicate matrix
+entries are summed; the offset goes in through ``addObjoffset``, so objective and bound include
+it. A cost of +inf fixes its column at its lower bound (-inf: at its upper bound), as HiGHS
+reads infinite costs (refused when that bound is not 0: the objective would be infinite); a
+finite cost or matrix entry at or above 1e20 is refused (SCIP would read it as infinite). A row
+with lower > upper or a column whose bounds are empty (integer columns: after rounding) makes
+the model infeasible before SCIP is called (SCIP refuses such a row with an error). The time
+limit SCIP gets is what the clock has left after the build; when nothing is left the run is
+``out_of_time`` without calling SCIP (its problem transformation alone takes about a second at
+1e5 columns). An exact run (no ``mip_gap``) that SCIP stops with ``gaplimit`` (its gap <=
+EXACT_REL_GAP) is reported OPTIMAL, as HiGHS reports a run within its gap.
 
 SCIP traps met here: ``setParam`` raises a bare KeyError for an unknown name and silently
 truncates 1.5 to 1 for an integer parameter (both refused here as UnsupportedOption); SCIP
-catches Ctrl-C itself and stops with ``userinterrupt`` (re-raised here as KeyboardInterrupt, so
-a campaign still stops); ``optimize()`` holds the GIL for the whole solve (``optimizeNogil`` is
-used, so a memory-sampling thread keeps running); SCIP's ``limits/gap`` is relative to
-min(|primal|, |dual|), never looser than the suite's gap (relative to |objective|); an LP's
-"dual bound" is reported as its optimum only when SCIP says optimal; SoPlex (SCIP's bundled LP
-solver) has no barrier or PDLP, and SCIP's own threading is only its concurrent mode, so
-``threads`` is not accepted and only ``lp_algorithm="simplex"`` is.
+prints range errors of parameters to stderr even with output hidden (its error printer is
+process-wide); SCIP catches Ctrl-C itself and stops with ``userinterrupt`` (re-raised here as
+KeyboardInterrupt, so a campaign still stops); ``optimize()`` holds the GIL for the whole solve
+(``optimizeNogil`` is used, so a memory-sampling thread keeps running); SCIP's ``limits/gap``
+is relative to min(|primal|, |dual|), never looser than the suite's gap (relative to
+|objective|); SCIP's timing must be the wall clock (``timing/clocktype`` 2, set explicitly);
+an LP's bound is its optimum only when SCIP says optimal; SoPlex (SCIP's bundled LP solver)
+has no barrier or PDLP, and SCIP's own threading is only its concurrent mode, so ``threads``
+is not accepted and only ``lp_algorithm="simplex"`` is. Imported with highspy and OR-Tools in
+any order, PySCIPOpt 6.3 (its own libscip, libgfortran, libquadmath; the system libstdc++)
+clashes with neither.
 """
 
 from __future__ import annotations
@@ -88,9 +100,11 @@ LP_OPTIONS = frozenset({"time_limit", "seed", "lp_algorithm", "raw"})
 MIP_OPTIONS = LP_OPTIONS | {"mip_gap"}
 # lp_algorithm -> SCIP's lp/initalgorithm and lp/resolvealgorithm ('d': dual simplex)
 LP_ALGORITHMS = {"simplex": "d"}
-# a benchmark hint: build + SCIP's setup grow to tens of seconds beyond this (see the report
-# of the build measurements in the module docstring)
-MAX_LAYERED_ARCS = 200_000
+# Benchmark size hint. Measured on layered DAGs (F2-like flow LP, 1 column and 2 nonzeros per
+# arc; F3-like, 3 columns and 6 nonzeros per arc), build / whole LP solve: 1e5 arcs 0.4 / 3.2 s
+# and 2.0 / 5.7 s; 3e5 arcs 1.1 / 14 s and 5.7 / 21 s; 1e6 arcs 3.8 / 90 s and 26 / 141 s (HiGHS:
+# 48-52 s). Beyond 3e5 arcs an LP alone nears the benchmarks' 120 s limit; MILPs take longer.
+MAX_LAYERED_ARCS = 300_000
 
 _STATUS = {
     "optimal": Status.OPTIMAL,
@@ -113,7 +127,7 @@ _STATUS = {
 
 @functools.lru_cache(maxsize=1)
 def version() -> str:
-    """e.g. "SCIP 10.0.0 (PySCIPOpt 6.3.0)"."""
+    """e.g. "SCIP 10.0.2 (PySCIPOpt 6.3.0)"."""
     import pyscipopt
 
     m = pyscipopt.Model()
@@ -161,7 +175,9 @@ def apply_options(model: Any, options: SolverOptions, *, mip: bool, time_limit: 
     model.hideOutput()
     _put(model, "display/verblevel", 0)
     if options.threads != 1:
-        raise UnsupportedOption(f"SCIP solves with one thread here (its concurrent mode is not used), got threads={options.threads}")
+        raise UnsupportedOption(
+            f"SCIP solves with one thread here (its concurrent mode is not used), got threads={options.threads}"
+        )
     _put(model, "lp/threads", 1)
     _put(model, "timing/clocktype", 2)  # wall clock, the suite's meaning of the time limit
     _put(model, "randomization/randomseedshift", int(options.seed))
@@ -198,7 +214,9 @@ def _prepared_columns(model: SparseModel) -> tuple[np.ndarray, np.ndarray, np.nd
         values = np.asarray(values, dtype=np.float64)
         big = (np.abs(values) >= SCIP_INF) & np.isfinite(values)
         if np.any(big):
-            raise ValueError(f"{what} {float(values[big][0]):.3g} is at or above SCIP's infinity (1e20): rescale the instance")
+            raise ValueError(
+                f"{what} {float(values[big][0]):.3g} is at or above SCIP's infinity (1e20): rescale the instance"
+            )
         if np.any(np.isnan(values)) or (what == "matrix coefficient" and not np.all(np.isfinite(values))):
             raise ValueError(f"{what}s must be finite numbers")
     pos, neg = np.isposinf(c), np.isneginf(c)
@@ -207,7 +225,9 @@ def _prepared_columns(model: SparseModel) -> tuple[np.ndarray, np.ndarray, np.nd
         bad = (pos | neg) & (at != 0)
         if np.any(bad):
             j = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"column {j} has an infinite cost and its bound {at[j]} is not 0: the objective is infinite")
+            raise ValueError(
+                f"column {j} has an infinite cost and its bound {at[j]} is not 0: the objective is infinite"
+            )
         lower, upper, c = lower.copy(), upper.copy(), c.copy()
         lower[pos | neg] = upper[pos | neg] = 0.0
         c[pos | neg] = 0.0
@@ -221,18 +241,20 @@ def _empty_bounds(model: SparseModel, lower: np.ndarray, upper: np.ndarray, mip:
         integer = np.asarray(model.integer, dtype=bool)
         lo = np.where(integer, np.ceil(lower - 1e-6), lower)
         hi = np.where(integer, np.floor(upper + 1e-6), upper)
-    bad = np.flatnonzero(lo > hi)
+    bad = np.flatnonzero((lo > hi) | (lo >= SCIP_INF) | (hi <= -SCIP_INF))
     if len(bad):
         j = int(bad[0])
         return f"column {j} has empty bounds [{lower[j]:g}, {upper[j]:g}]"
-    bad = np.flatnonzero(np.asarray(model.row_lower) > np.asarray(model.row_upper))
+    row_lo, row_hi = np.asarray(model.row_lower), np.asarray(model.row_upper)
+    bad = np.flatnonzero((row_lo > row_hi) | (row_lo >= SCIP_INF) | (row_hi <= -SCIP_INF))
     if len(bad):
         i = int(bad[0])
         return f"row {i} has lower {model.row_lower[i]:g} > upper {model.row_upper[i]:g}"
     return None
 
 
-def _build(m: Any, model: SparseModel, c: np.ndarray, lower: np.ndarray, upper: np.ndarray, mip: bool) -> tuple[list, dict]:
+def _build(m: Any, model: SparseModel, c: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+           mip: bool) -> tuple[list, dict]:
     """Columns and rows of ``model`` added to the SCIP model ``m``: (variables in column order, counts)."""
     from pyscipopt import Expr, ExprCons
 
@@ -254,14 +276,14 @@ def _build(m: Any, model: SparseModel, c: np.ndarray, lower: np.ndarray, upper: 
     gc.disable()  # the build creates ~1e6 small objects: no repeated collections meanwhile
     try:
         add_var = m.addVar
-        variables = [add_var("x%d" % j, vtype[j], lo[j], hi[j], cost[j]) for j in range(n)]
+        variables = [add_var(f"x{j}", vtype[j], lo[j], hi[j], cost[j]) for j in range(n)]
         row = ExprCons(Expr(), 0.0, 0.0)  # one empty linear row, its sides reset per row
         add_cons = m.addCons
         cons: list[Any] = [None] * model.num_rows
         for i, (a, b) in enumerate(zip(row_lo.tolist(), row_hi.tolist())):
             if kept[i]:
                 row._lhs, row._rhs = a, b
-                cons[i] = add_cons(row, "r%d" % i)
+                cons[i] = add_cons(row, f"r{i}")
         add_coef = m.addCoefLinear
         for i, j, v in entries:
             add_coef(cons[i], variables[j], v)
@@ -326,6 +348,8 @@ def solve(model: SparseModel, options: SolverOptions, clock: Clock, relax: bool 
         raise KeyboardInterrupt("SCIP was interrupted")
     run = _run_of(m, variables, word, mip, elapsed)
     run.info.update(build_time=build, **counts)
+    if word == "gaplimit" and options.mip_gap is None and not {"limits/gap", "limits/absgap"} & set(options.raw):
+        run.status = Status.OPTIMAL  # an exact run stopped at EXACT_REL_GAP: optimal in the suite's terms
     if word == "inforunbd":
         if _objective_bounded_by_box(c, lower, upper):
             run.info["inforunbd"] = "objective bounded below by the column bounds: infeasible"
