@@ -169,7 +169,7 @@ def _weight_range(wbits, out, outbits):
 # ----------------------------------------------------------------------------- 4-ary heap
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sift_up(hkey, hnode, hpos, i, k, v):
     """Place node v with key k at hole i or above."""
     while i > 0:
@@ -187,7 +187,7 @@ def _sift_up(hkey, hnode, hpos, i, k, v):
     hpos[v] = i
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sift_down(hkey, hnode, hpos, i, size, k, v):
     """Place node v with key k at hole i or below (heap of ``size`` entries)."""
     while True:
@@ -247,6 +247,34 @@ def _workspace(n_nodes, n_pairs):
 
 
 @njit(cache=True, nogil=True)
+def _bucket_push(enode, enext, bhead, bits, top, slot, node):
+    """Entry ``top`` of the pool: ``node`` at the front of bucket ``slot``; returns the next free entry."""
+    if top == enode.shape[0]:  # pragma: no cover - one entry per seed and per improvement
+        raise RuntimeError("bucket queue: entry pool exhausted")
+    enode[top] = node
+    enext[top] = bhead[slot]
+    bhead[slot] = top
+    bits[slot >> _WORD] |= 1 << (slot & ((1 << _WORD) - 1))
+    return top + 1
+
+
+@njit(cache=True, nogil=True)
+def _next_bucket(bits, cur, mask, wmask, nwords):
+    """The next non-empty slot after ``cur`` on the ring (one exists): (slot, its bitmap word index)."""
+    s = (cur + 1) & mask
+    wi = s >> _WORD
+    word = bits[wi] & (-1 << (s & ((1 << _WORD) - 1)))
+    scanned = 0
+    while word == 0:
+        wi = (wi + 1) & wmask
+        word = bits[wi]
+        scanned += 1
+        if scanned > nwords:  # pragma: no cover - a queued node fell off the ring
+            raise RuntimeError("bucket queue: a queued node is in no bucket")
+    return (wi << _WORD) | _ctz(word), wi
+
+
+@njit(cache=True, nogil=True)
 def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq, enode, enext, bhead, bits):
     """Multi-source Dijkstra on G with pair weights ``w`` (``wmin``, ``wmax``: the smallest and
     the largest finite one). On entry ``dist`` holds the seeds (inf = not a seed); on exit the
@@ -291,7 +319,6 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
     bmask = (1 << _WORD) - 1
 
     top = 0  # next free entry of the pool
-    cap = enode.shape[0]
     live = 0  # nodes with a valid bucket entry (wq >= 0)
     if safe:
         # Dial: every seed into its bucket, then empty the buckets in ring order, each in any
@@ -300,30 +327,12 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
             d = dist[n]
             if d < _INF:
                 q = int((d - lo) * inv)
-                s = q & mask
-                if top == cap:  # pragma: no cover - one entry per seed and per improvement
-                    raise RuntimeError("bucket queue: entry pool exhausted")
-                enode[top] = n
-                enext[top] = bhead[s]
-                bhead[s] = top
-                top += 1
-                bits[s >> _WORD] |= 1 << (s & bmask)
+                top = _bucket_push(enode, enext, bhead, bits, top, q & mask, n)
                 wq[n] = q
                 live += 1
         cur = -1
         while live > 0:
-            # next non-empty bucket after cur on the ring (one exists: live > 0)
-            s = (cur + 1) & mask
-            wi = s >> _WORD
-            word = bits[wi] & (-1 << (s & bmask))
-            scanned = 0
-            while word == 0:
-                wi = (wi + 1) & wmask
-                word = bits[wi]
-                scanned += 1
-                if scanned > nwords:  # pragma: no cover - a queued node fell off the ring
-                    raise RuntimeError("bucket queue: a queued node is in no bucket")
-            s = (wi << _WORD) | _ctz(word)
+            s, wi = _next_bucket(bits, cur, mask, wmask, nwords)  # one exists: live > 0
             cur += ((s - cur - 1) & mask) + 1
             e = bhead[s]
             while e >= 0:
@@ -344,14 +353,7 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
                                 if wq[v] < 0:
                                     live += 1
                                 wq[v] = q
-                                t = q & mask
-                                if top == cap:  # pragma: no cover - one entry per seed and per improvement
-                                    raise RuntimeError("bucket queue: entry pool exhausted")
-                                enode[top] = v
-                                enext[top] = bhead[t]
-                                bhead[t] = top
-                                top += 1
-                                bits[t >> _WORD] |= 1 << (t & bmask)
+                                top = _bucket_push(enode, enext, bhead, bits, top, q & mask, v)
                 e = bhead[s]
             bits[wi] &= ~(1 << (s & bmask))
     else:
@@ -367,14 +369,7 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
                     hpos[n] = hsize
                     hsize += 1
                 else:
-                    s = q & mask
-                    if top == cap:  # pragma: no cover - one entry per seed and per improvement
-                        raise RuntimeError("bucket queue: entry pool exhausted")
-                    enode[top] = n
-                    enext[top] = bhead[s]
-                    bhead[s] = top
-                    top += 1
-                    bits[s >> _WORD] |= 1 << (s & bmask)
+                    top = _bucket_push(enode, enext, bhead, bits, top, q & mask, n)
                     wq[n] = q
                     live += 1
         for i in range((hsize - 2) >> 2, -1, -1):
@@ -384,17 +379,7 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
             if hsize == 0:
                 if live == 0:
                     break
-                s = (cur + 1) & mask
-                wi = s >> _WORD
-                word = bits[wi] & (-1 << (s & bmask))
-                scanned = 0
-                while word == 0:
-                    wi = (wi + 1) & wmask
-                    word = bits[wi]
-                    scanned += 1
-                    if scanned > nwords:  # pragma: no cover - a queued node fell off the ring
-                        raise RuntimeError("bucket queue: a queued node is in no bucket")
-                s = (wi << _WORD) | _ctz(word)
+                s, wi = _next_bucket(bits, cur, mask, wmask, nwords)
                 cur += ((s - cur - 1) & mask) + 1
                 bits[wi] &= ~(1 << (s & bmask))
                 e = bhead[s]
@@ -440,14 +425,7 @@ def _dijkstra(indptr, pair_head, w, wmin, wmax, dist, par, hkey, hnode, hpos, wq
                         if wq[v] < 0:
                             live += 1
                         wq[v] = q
-                        t = q & mask
-                        if top == cap:  # pragma: no cover - one entry per seed and per improvement
-                            raise RuntimeError("bucket queue: entry pool exhausted")
-                        enode[top] = v
-                        enext[top] = bhead[t]
-                        bhead[t] = top
-                        top += 1
-                        bits[t >> _WORD] |= 1 << (t & bmask)
+                        top = _bucket_push(enode, enext, bhead, bits, top, q & mask, v)
 
     # buckets left holding stale entries only: clear them for the next call
     for wi in range(nwords):
