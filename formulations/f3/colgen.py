@@ -68,7 +68,7 @@ master MIP over all generated columns (with the start, if any) in the remaining 
 objective is compared with the CG lower bound (valid for the unsplittable problem); status
 optimal only when that gap is within ``mip_gap``, or 1e-9 when it is not given, else feasible
 (the master MIP itself runs to that gap). If the generated columns hold no
-integer solution, the arc-form MILP (``f3_arc``) is solved in the time left when its layered
+integer solution, the arc-form MILP (``arc.py``) is solved in the time left when its layered
 graphs have at most ``ARC_FALLBACK_MAX_ARCS`` arcs: it finds a solution or proves the instance
 infeasible (extra["fallback"] = "arc-milp"); beyond that size the record keeps the CG bound with
 status time limit or error.
