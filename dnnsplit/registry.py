@@ -24,6 +24,11 @@ from instances.model import Instance
 
 SolveFn = Callable[[Instance, SolverOptions], SolveResult]
 
+
+class ProblemMismatch(ValueError):
+    """A pair asked to solve an instance of a problem it does not solve (e.g. a single-job
+    formulation on a multi-job instance): refused, never a silent partial answer."""
+
 PROBLEMS = ("single", "multi")
 KINDS = ("exact", "heuristic", "bound")
 
@@ -104,12 +109,14 @@ def get(formulation: str, backend: str) -> SolverSpec:
 def run(spec: SolverSpec, instance: Instance, options: SolverOptions | None = None, *, trace_memory: bool = False) -> SolveResult:
     """Check options, solve, time the whole call, and finalise with the evaluator.
 
-    Unsupported options raise :class:`UnsupportedOption` before anything is built. Exceptions
+    Unsupported options raise :class:`UnsupportedOption` and a single-job pair given a
+    multi-job instance raises :class:`ProblemMismatch`, before anything is built. Exceptions
     inside a backend become a result with status error (the message kept), so one failing
     backend never stops a campaign.
     """
     options = options or SolverOptions()
     options.check(spec.backend, spec.accepts)
+    check_problem(spec, instance)
     if spec.prepare is not None:
         spec.prepare()
     if trace_memory:
@@ -129,6 +136,14 @@ def run(spec: SolverSpec, instance: Instance, options: SolverOptions | None = No
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
     return complete(spec, result, instance, options, wall, peak if trace_memory else None)
+
+
+def check_problem(spec: SolverSpec, instance: Instance) -> None:
+    """Refuse a single-job pair on a multi-job instance (ProblemMismatch, with what to do)."""
+    if spec.problem == "single" and len(instance.jobs) != 1:
+        raise ProblemMismatch(
+            f"{spec.key} solves one job; instance {instance.name!r} has {len(instance.jobs)} jobs "
+            "(choose one with `dnnsplit solve --job K`, or a multi-job pair: `dnnsplit solve --list`)")
 
 
 def complete(spec: SolverSpec, result: SolveResult, instance: Instance, options: SolverOptions, wall: float,

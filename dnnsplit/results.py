@@ -27,9 +27,10 @@ GAP_FLOOR = 1e-9  # denominators of both gap formulas are at least this
 class Status(str, enum.Enum):
     OPTIMAL = "optimal"
     FEASIBLE = "feasible"  # a solution without an optimality proof (heuristics, gap left)
-    INFEASIBLE = "infeasible"
-    TIME_LIMIT = "time_limit"
-    MEMORY_OUT = "memory_out"
+    INFEASIBLE = "infeasible"  # proven: no solution exists
+    NO_SOLUTION = "no_solution"  # a heuristic ended without finding one (no proof of infeasibility)
+    TIME_LIMIT = "time_limit"  # stopped by the time limit (incumbent and bound kept where there are)
+    MEMORY_OUT = "memory_out"  # stopped by the memory limit
     ERROR = "error"
 
 
@@ -107,7 +108,8 @@ def json_default(x: Any) -> Any:
 _json_default = json_default  # older name, used by campaign files and tests
 
 
-ENDED = (Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE)
+ENDED = (Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE, Status.NO_SOLUTION)
+STOPPED = (Status.TIME_LIMIT, Status.MEMORY_OUT)  # what tables charge at the limit
 
 
 def apply_time_limit(result: SolveResult, time_limit: float | None) -> SolveResult:

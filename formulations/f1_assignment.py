@@ -44,6 +44,14 @@ Backends:
   most 2L+1 cost terms, so the decision returned is within ``extra["scaling_error_bound"]`` =
   (2L+1)/scale of the true optimum. LP relaxation via the HiGHS array backend.
 
+Units: the HiGHS, SCIP and Pyomo models state the objective in units of a power of two near
+the optimal latency (``dnnsplit.graph.shortest.latency_unit``, recorded in
+``extra["objective_unit"]``), so solver tolerances act relative to the data (a latency of
+microseconds would otherwise sit inside HiGHS's absolute tolerances); values are multiplied
+back exactly. CP-SAT fixes the columns dearer than the best single-node placement
+(``single_node_latency``, a feasible solution) at 0 and scales the rest to that magnitude; its
+"optimal" is reported only when the scaling error bound is within the tolerance.
+
 Exactness: unless ``mip_gap`` is given, the MILP backends run to a relative gap of 1e-9 with
 the absolute gap off (HiGHS's defaults, 1e-4 and 1e-6, would stop above the optimum) and CP-SAT
 with relative_gap_limit = 0. ``time_limit`` is the wall clock of the whole call (DESIGN.md
@@ -62,7 +70,7 @@ from typing import Any, Callable
 import numpy as np
 
 from dnnsplit.graph.layered import job_data
-from dnnsplit.graph.shortest import NoRoute, TransferTables
+from dnnsplit.graph.shortest import NoRoute, TransferTables, latency_unit
 from dnnsplit.options import Clock, SolverOptions
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
@@ -270,10 +278,11 @@ def _route_value(d: F1Data, route: Route) -> float:
     return total
 
 
-def _relaxation(adapter: ArrayBackend, model: SparseModel, options: SolverOptions, clock: Clock,
+def _relaxation(adapter: ArrayBackend, model: SparseModel, unit: float, options: SolverOptions, clock: Clock,
                 result: SolveResult) -> None:
-    """The LP relaxation in the time left (same backend, integrality dropped, raw options off)."""
-    lp = adapter.run(model, replace(options, raw={}, mip_gap=None), clock, relax=True)
+    """The LP relaxation in the time left (same backend, integrality dropped, raw options off);
+    ``model`` states its objective in ``unit``."""
+    lp = adapter.run(model, replace(options, raw={}, mip_gap=None), clock, relax=True).in_units_of(unit)
     result.lp_relaxation = lp.objective if lp.status == Status.OPTIMAL else None
     result.extra.update(lp_relaxation_time=lp.solve_time, lp_iterations=lp.iterations,
                         lp_relaxation_backend=adapter.backend, lp_relaxation_status=lp.solver_status)
@@ -287,10 +296,12 @@ def _solve_arrays(variant: str, adapter: ArrayBackend) -> Callable[[Instance, So
         clock = options.clock()
         d = f1_data(instance)
         model, _ = build_arrays(d, variant)
+        unit = latency_unit(instance)
+        scaled = model.in_units(unit)  # tolerances relative to the data (module docstring)
         build = clock.elapsed()
-        run = adapter.run(model, options, clock)
-        result = result_of(run, build_time=build, extra=_sizes(d, model))
-        _relaxation(adapter, model, options, clock, result)
+        run = adapter.run(scaled, options, clock).in_units_of(unit)
+        result = result_of(run, build_time=build, extra={**_sizes(d, model), "objective_unit": unit})
+        _relaxation(adapter, scaled, unit, options, clock, result)
         return _finish(d, run, run.x, result)
 
     return solve
@@ -299,8 +310,9 @@ def _solve_arrays(variant: str, adapter: ArrayBackend) -> Callable[[Instance, So
 # ----------------------------------------------------------------------------- pyomo
 
 
-def build_pyomo(d: F1Data, variant: str) -> Any:
-    """The readable reference model: x over (l, n) with x_{0,s}, x_{L+1,t} fixed to 1."""
+def build_pyomo(d: F1Data, variant: str, unit: float = 1.0) -> Any:
+    """The readable reference model: x over (l, n) with x_{0,s}, x_{L+1,t} fixed to 1; the
+    objective in ``unit`` seconds."""
     import pyomo.environ as pyo
 
     m = pyo.ConcreteModel(name=variant)
@@ -313,10 +325,10 @@ def build_pyomo(d: F1Data, variant: str) -> Any:
     m.x[L + 1, d.sink].fix(1)
     finite = np.isfinite(d.dist)
     pairs = [(int(l), int(i), int(k)) for l, i, k in zip(d.stage[finite], d.tail_node[finite], d.head_node[finite])]
-    D = dict(zip(pairs, d.dist[finite].tolist()))
+    D = dict(zip(pairs, (d.dist[finite] / unit).tolist()))
     m.P = pyo.Set(initialize=pairs, dimen=3)
     m.y = pyo.Var(m.P, domain=pyo.NonNegativeReals)
-    tau = {(l, n): float(d.tau[l - 1, k]) for l in range(1, L + 1) for k, n in enumerate(C)}
+    tau = {(l, n): float(d.tau[l - 1, k] / unit) for l in range(1, L + 1) for k, n in enumerate(C)}
     m.latency = pyo.Objective(
         expr=pyo.quicksum(tau[l, n] * m.x[l, n] for (l, n) in tau) + pyo.quicksum(D[p] * m.y[p] for p in m.P),
         sense=pyo.minimize,
@@ -364,16 +376,18 @@ def _solve_pyomo(variant: str) -> Callable[[Instance, SolverOptions], SolveResul
         if _empty_end_stage(d):  # Pyomo refuses the trivially infeasible row 0 == x_{0,s} = 1
             return SolveResult(status=Status.INFEASIBLE, build_time=clock.elapsed(), solver=pyomo_highs.SOLVER,
                                message="no placement reaches the sink")
-        m = build_pyomo(d, variant)
+        unit = latency_unit(instance)
+        m = build_pyomo(d, variant, unit)
         build = clock.elapsed()
         run = pyomo_highs.solve(m, options, clock, mip=True)
         x = None
         if run.values is not None:
             x = np.array([run.value(m.x[l, int(n)]) for l in range(1, d.L + 1) for n in d.compute])
-        result = result_of(run, build_time=build, extra=_sizes(d))
+        run = run.in_units_of(unit)
+        result = result_of(run, build_time=build, extra={**_sizes(d), "objective_unit": unit})
         if run.status != Status.INFEASIBLE:
             pyomo_highs.relax_integers(m)
-            lp = pyomo_highs.solve(m, options, clock, mip=False, highs_options=False)
+            lp = pyomo_highs.solve(m, options, clock, mip=False, highs_options=False).in_units_of(unit)
             result.lp_relaxation = lp.objective if lp.status == Status.OPTIMAL else None
             result.extra["lp_relaxation_time"] = lp.solve_time
         return _finish(d, run, x, result)
@@ -396,15 +410,25 @@ def cost_bound(d: F1Data) -> float:
     return float(d.tau.max(axis=1).sum()) + float(np.sum([D[d.stage == l].max(initial=0.0) for l in range(d.L + 1)]))
 
 
+def single_node_latency(d: F1Data) -> float:
+    """The latency of the best placement with every layer on one compute node (a feasible
+    solution's cost, so an upper bound on the optimum; inf when none reaches the sink)."""
+    D0 = d.dist[d.stage == 0]  # s -> C[k], k in order
+    DL = d.dist[d.stage == d.L]  # C[k] -> t
+    return float(np.min(D0 + d.tau.sum(axis=0) + DL)) if d.K else float("inf")
+
+
 def _solve_cpsat(variant: str) -> Callable[[Instance, SolverOptions], SolveResult]:
     def solve(instance: Instance, options: SolverOptions) -> SolveResult:
         clock = options.clock()
         d = f1_data(instance)
         model, _ = build_arrays(d, variant)
         build = clock.elapsed()
-        run = cpsat.solve(model, options, clock, cost_bound=cost_bound(d), max_cost_terms=2 * d.L + 1)
+        run = cpsat.solve(model, options, clock, cost_bound=cost_bound(d), max_cost_terms=2 * d.L + 1,
+                          prune_above=single_node_latency(d))
         result = result_of(run, build_time=build + run.info.get("model_build_time", 0.0), extra=_sizes(d, model))
-        _relaxation(highs.BACKEND, model, replace(options, mip_gap=None), clock, result)
+        unit = latency_unit(instance)
+        _relaxation(highs.BACKEND, model.in_units(unit), unit, replace(options, mip_gap=None), clock, result)
         x = None if run.x is None else run.x[: d.num_x]
         return _finish(d, run, x, result)
 

@@ -38,8 +38,12 @@ Backends (each registered as formulation "F2"):
   instance (cached per instance after the first solve). Memory O(|A| + L|N|).
 
 Every backend takes ``time_limit`` (wall clock of the whole call, ``dnnsplit.options``); the
-Dijkstra pass checks it between chunks of copies. An unreachable sink copy gives status
-INFEASIBLE on every backend. Early exits are ignored (single-job latency, every rho = 1).
+Dijkstra pass checks it between chunks of copies. The LP backends state the objective in units
+of a power of two near the optimal latency (``latency_unit``, ``extra["objective_unit"]``) so
+that solver tolerances act relative to the data. PDLP (first-order) results are feasible
+without a bound: its LP value is within the method's tolerances, not proven. An unreachable
+sink copy gives status INFEASIBLE on every backend. Early exits are ignored (single-job latency,
+every rho = 1).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from dnnsplit.graph.shortest import (
     jit_available,
     jit_unavailable_reason,
     latency_costs,
+    latency_unit,
     layered_shortest_path,
     parents_from_layered_predecessors,
     walk,
@@ -150,10 +155,20 @@ def _from_flow(instance: Instance, graph: LayeredGraph, flow: np.ndarray, lp_val
 
 
 def _lp_outcome(instance: Instance, graph: LayeredGraph, run: SolverRun, flow: np.ndarray | None,
-                result: SolveResult) -> SolveResult:
-    """Status handling shared by every LP backend: infeasible, no point, or a flow to read."""
+                result: SolveResult, first_order: bool = False) -> SolveResult:
+    """Status handling shared by every LP backend: infeasible, no point, or a flow to read.
+
+    ``first_order`` (PDLP): the LP value is only within the method's tolerances, not a proven
+    bound, so the path (its latency recomputed exactly) is reported feasible without a bound."""
     if run.status == Status.INFEASIBLE:
         result.message = UNREACHABLE
+        return result
+    if first_order and flow is not None and run.objective is not None:
+        result = _from_flow(instance, graph, flow, run.objective, result)
+        if result.status in (Status.OPTIMAL, Status.FEASIBLE, Status.ERROR) and result.decision is not None:
+            result.status, result.bound = Status.FEASIBLE, None
+            result.message = (f"first-order LP ({run.solver_status}): the path is exact, the LP value "
+                              f"{run.objective:.9g} is no proven bound")
         return result
     if flow is None or run.objective is None:
         if result.status in (Status.OPTIMAL, Status.FEASIBLE):
@@ -171,12 +186,14 @@ def _solve_arrays(adapter: ArrayBackend) -> Callable[[Instance, SolverOptions], 
         """F2 LP from sparse arrays through one array backend."""
         clock = options.clock()
         graph = build_layered_graph(instance, JOB)
-        model = build_lp(graph)
+        unit = latency_unit(instance, JOB)  # the objective in units near the optimum (tolerances)
+        model = build_lp(graph).in_units(unit)
         build = clock.elapsed()
-        run = adapter.run(model, options, clock)
+        run = adapter.run(model, options, clock).in_units_of(unit)
         result = result_of(run, build_time=build,
-                           extra={"lp_algorithm": options.lp_algorithm or "simplex", "layered_arcs": graph.num_arcs})
-        return _lp_outcome(instance, graph, run, run.x, result)
+                           extra={"lp_algorithm": options.lp_algorithm or "simplex", "layered_arcs": graph.num_arcs,
+                                  "objective_unit": unit})
+        return _lp_outcome(instance, graph, run, run.x, result, first_order=options.lp_algorithm == "pdlp")
 
     return solve
 
@@ -184,14 +201,14 @@ def _solve_arrays(adapter: ArrayBackend) -> Callable[[Instance, SolverOptions], 
 # ----------------------------------------------------------------------------- pyomo
 
 
-def build_pyomo(graph: LayeredGraph) -> Any:
-    """The F2 LP as a readable Pyomo model."""
+def build_pyomo(graph: LayeredGraph, unit: float = 1.0) -> Any:
+    """The F2 LP as a readable Pyomo model (objective in ``unit`` seconds)."""
     import pyomo.environ as pyo
 
     m = pyo.ConcreteModel(name="F2")
     m.V = pyo.RangeSet(0, graph.num_vertices - 1)
     m.E = pyo.RangeSet(0, graph.num_arcs - 1)
-    cost = graph.cost.tolist()
+    cost = (graph.cost / unit).tolist()
     m.f = pyo.Var(m.E, bounds=(0.0, 1.0))  # (F2.2)
     m.latency = pyo.Objective(expr=pyo.quicksum(cost[e] * m.f[e] for e in m.E), sense=pyo.minimize)
     out_arcs = sp.csr_array((np.ones(graph.num_arcs), (graph.tail, np.arange(graph.num_arcs))),
@@ -218,14 +235,16 @@ def solve_pyomo(instance: Instance, options: SolverOptions) -> SolveResult:
     """F2 LP through Pyomo and HiGHS (build and solve timed separately)."""
     clock = options.clock()
     graph = build_layered_graph(instance, JOB)
-    model = build_pyomo(graph)
+    unit = latency_unit(instance, JOB)
+    model = build_pyomo(graph, unit)
     build = clock.elapsed()
-    run = pyomo_highs.solve(model, options, clock, mip=False)
-    result = result_of(run, build_time=build, extra={"lp_algorithm": options.lp_algorithm or "simplex"})
+    run = pyomo_highs.solve(model, options, clock, mip=False).in_units_of(unit)
+    result = result_of(run, build_time=build, extra={"lp_algorithm": options.lp_algorithm or "simplex",
+                                                     "objective_unit": unit})
     flow = None
     if run.values is not None:
         flow = np.array([run.value(model.f[e]) for e in range(graph.num_arcs)])
-    return _lp_outcome(instance, graph, run, flow, result)
+    return _lp_outcome(instance, graph, run, flow, result, first_order=options.lp_algorithm == "pdlp")
 
 
 # ----------------------------------------------------------------------------- OR-Tools min-cost flow

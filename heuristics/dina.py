@@ -31,7 +31,7 @@ job's cumulative loads are then checked; an overload is repaired as in (G3): pri
 overloaded resources (x4 per round, 24 rounds), then forbidding the (segment, node) pair that
 loads the most overloaded resource most, and the program is re-run (the shared repair loop of
 ``heuristics.repair``). If a job fits nowhere:
-status INFEASIBLE "DINA's greedy matching could not place job ..." (no proof).
+status no solution "DINA's greedy matching could not place job ..." (no proof of infeasibility).
 
 Adaptive partitioning (D4, ``raw={"adaptive": True}``, the default; DINA partitions the DNN
 adaptively): a job that fits nowhere with S_j segments is cut again into min(2 S_j, L_j)
@@ -588,7 +588,7 @@ def dina(instance: Instance, options: SolverOptions, queueing: bool) -> SolveRes
             f"DINA's greedy matching could not place job {j} ({instance.jobs[j].name}): {why}; "
             "this does not prove that the instance is infeasible"
         )
-        return SolveResult(status=Status.INFEASIBLE, solver="python", solve_time=time.perf_counter() - start,
+        return SolveResult(status=Status.NO_SOLUTION, solver="python", solve_time=time.perf_counter() - start,
                            message=msg, extra=extra)
     start_obj = state.objective()
     best_obj, best_assign = start_obj, [list(a) for a in state.assign]

@@ -38,9 +38,9 @@ labels (memory), O(gamma (L+1) |A| log |A| + gamma L |C|) work.
 
 gamma: backends "g10", "g20", "g50", "g100", "g200", "g500" fix it; backend "levels" takes
 ``raw={"gamma": G}`` (default 20, integer 2..2000). A job with no deadline is solved without
-levels (plain minimum-energy layered path, exact). No configuration meeting the accuracy target,
-or no path within gamma levels: status INFEASIBLE (with rounding this does not prove that no
-deployment meets the deadline). ``extra``: "gamma", "active_exits", "configurations" (tried),
+levels (plain minimum-energy layered path, exact). No configuration meeting the accuracy target:
+status infeasible (a proof: no deployment can meet it); no path within gamma levels: status no
+solution (with rounding this does not prove that no deployment meets the deadline). ``extra``: "gamma", "active_exits", "configurations" (tried),
 "levels_used", "latency" (evaluator), "deadline", "deadline_slack" ((T - latency) / T),
 "energy_per_request", "labels" (DP states).
 
@@ -327,7 +327,7 @@ def fin(instance: Instance, options: SolverOptions, gamma: int) -> SolveResult:
             f"no deployment within {gamma} latency levels of the deadline {T:g} s "
             "(rounding up may hide deadline-feasible ones: this does not prove infeasibility)"
         )
-        return SolveResult(status=Status.INFEASIBLE, solver="python", build_time=build, solve_time=solve, extra=extra,
+        return SolveResult(status=Status.NO_SOLUTION, solver="python", build_time=build, solve_time=solve, extra=extra,
                            message=msg)
     energy, route, used, _ = best
     decision = {0: (route,)}

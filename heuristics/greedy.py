@@ -38,7 +38,7 @@ after placing it, relative to capacity - is forbidden; place the job with the la
 lambda_j (c2 - c1), inf when c2 does not exist; a job's cached candidates are kept while they
 still fit the residuals).
 
-If a job cannot be placed the result has status INFEASIBLE with "greedy could not place job
+If a job cannot be placed the result has status no solution with "greedy could not place job
 j": the greedy order failed, which does NOT prove that the instance is infeasible.
 ``time_limit`` is checked before each job is placed (status time limit, no incumbent).
 ``extra``: "order", "job_order" (names, placement order), "repairs", "placed_jobs".
@@ -251,7 +251,7 @@ def greedy(instance: Instance, options: SolverOptions, order: str) -> SolveResul
         result.status = Status.TIME_LIMIT
         result.message = f"time limit {clock.limit:g} s reached after placing {len(placed)} of {len(instance.jobs)} jobs"
     elif failed is not None:
-        result.status = Status.INFEASIBLE
+        result.status = Status.NO_SOLUTION
         result.message = (
             f"greedy could not place job {failed} ({instance.jobs[failed].name}) after {len(placed)} jobs "
             f"(order {order!r}); this does not prove that the instance is infeasible"

@@ -11,7 +11,7 @@ Local only (all layers on the source device):
 
     (B1) latency = sum_{l=1..L} tau_{l,s} + D_{o_L}(s, t)
 
-    When s cannot compute (a router) the baseline is undefined: it returns status INFEASIBLE
+    When s cannot compute (a router) the baseline is undefined: it returns status no solution
     with the message "local-only: source ... cannot compute" (no nearest-node substitute).
 
 Best remote (all layers on one remote compute node r != s):
@@ -27,6 +27,9 @@ layers k+1..L on one remote r, best over k = 0..L and r in C \\ {s}:
     k = 0 is "best remote", k = L is "local only", so two-way split <= both. When s cannot
     compute only k = 0 is allowed. Ties are broken by the smallest k, then the smallest node
     index. Every route uses a shortest path for its own tensor size.
+
+A split with no candidate (no remote compute node reachable from the source and able to reach
+the sink) is status no solution: the baseline found nothing, which proves no infeasibility.
 
 Records: ``extra["split_layer"]`` (k: layers 1..k stay on the source; L for local only, 0 for
 best remote), ``extra["remote_node"]`` (name, None for local only). Gaps to the exact optimum
@@ -117,14 +120,14 @@ def _solve_split(name: str, instance: Instance, options: SolverOptions) -> Solve
     s, _, L, _, _ = job_data(instance, 0)
     splits = {"local-only": [L], "best-remote": [0], "two-way-split": list(range(L + 1))}[name]
     if name == "local-only" and net.speed[s] <= 0:
-        return _result(Status.INFEASIBLE, start, message=f"local-only: source {net.node_names[s]!r} cannot compute (a router)")
+        return _result(Status.NO_SOLUTION, start, message=f"local-only: source {net.node_names[s]!r} cannot compute (a router)")
     try:
         best = _two_way(instance, splits, clock)
     except _TimeUp:
         return _result(Status.TIME_LIMIT, start, message=f"time limit {clock.limit:g} s reached among the split points")
     if best is None:
         why = "no remote compute node reachable from the source and able to reach the sink"
-        return _result(Status.INFEASIBLE, start, message=f"{name}: {why}")
+        return _result(Status.NO_SOLUTION, start, message=f"{name}: {why}")
     lat, k, r = best
     route = _route_for(instance, k, s if r < 0 else r)
     extra = {"split_layer": k, "remote_node": None if r < 0 else net.node_names[r]}

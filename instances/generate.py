@@ -311,8 +311,8 @@ def generate(
     for j, jd in enumerate(job_dicts):
         if factor is not None:
             jd["deadline"] = float(factor * reference_latency(inst, j))
-        if target is not None:
-            jd["accuracy_target"] = float(target)
+        if target is not None and inst.models[inst.jobs[j].model].accuracy is not None:
+            jd["accuracy_target"] = float(target)  # a model without accuracy figures gets no target
         elif target_rel is not None:
             alpha = inst.models[inst.jobs[j].model].accuracy
             jd["accuracy_target"] = float(target_rel * alpha) if alpha is not None else None

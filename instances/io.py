@@ -22,7 +22,11 @@ no other keys allowed)::
                 "rate": 1/s > 0, "deadline": s > 0 | null, "accuracy_target": (0, 1] | null}]
     }
 
-Every number must be finite. Loading refuses, with :class:`InstanceError` naming the field path
+Every number must be finite and within the documented magnitudes of ``MAGNITUDES`` (for
+example a bandwidth between 1e-3 and 1e15 bytes/s, a delay at most 1e4 s, a rate between 1e-9
+and 1e9 requests/s): beyond them the arc costs and loads derived from the data leave what LP
+and MILP solvers represent (HiGHS and SCIP treat 1e20 as infinite and lose precision far
+earlier), so such a file is refused with the field, its value and the limit. Loading refuses, with :class:`InstanceError` naming the field path
 (``models[2].layers[5].flops``) and the reason: missing or extra fields, wrong types, bad values,
 links to unknown nodes, duplicate names, a model with no layers, exit probabilities summing
 above 1, a job whose source cannot reach its sink, or whose source reaches no compute node, and
@@ -55,6 +59,41 @@ class InstanceError(ValueError):
         self.path, self.reason, self.source = path, reason, source
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{path}: {reason}" if path else f"{where}{reason}")
+
+
+# ----------------------------------------------------------------------------- magnitudes
+
+# field -> (smallest positive value, largest value). Chosen so that every arc cost and load the
+# formulations derive stays well inside what LP solvers represent: a transfer time is at most
+# 1e15 bytes / 1e-3 bytes/s = 1e18 s (< 1e20, HiGHS's and SCIP's infinity), a compute time at
+# most 1e21 FLOP / 1e-3 FLOP/s; extreme but finite data beyond these would make solvers fail
+# with an unexplained status instead of an answer.
+MAGNITUDES: dict[str, tuple[float, float]] = {
+    "bandwidth": (1e-3, 1e15),  # bytes/s
+    "delay": (0.0, 1e4),  # s
+    "energy_per_byte": (0.0, 1e3),  # J/byte
+    "speed": (1e-3, 1e21),  # FLOP/s (0: a router)
+    "power": (0.0, 1e9),  # W
+    "memory": (0.0, 1e18),  # bytes
+    "flops": (0.0, 1e21),  # FLOP
+    "head_flops": (0.0, 1e21),  # FLOP
+    "bytes": (1e-6, 1e15),  # input, output, result bytes
+    "param_bytes": (0.0, 1e15),  # bytes
+    "time_s": (0.0, 1e6),  # s, measured per layer
+    "rate": (1e-9, 1e9),  # requests/s
+    "deadline": (1e-9, 1e9),  # s
+}
+
+
+def _within(x: float | None, path: str, field: str) -> float | None:
+    """``x`` checked against ``MAGNITUDES[field]`` (0 is allowed where the field may be 0)."""
+    if x is None:
+        return None
+    lo, hi = MAGNITUDES[field]
+    if x > hi or (0 < x < lo):
+        raise InstanceError(path, f"{x!r} is outside the representable range of {field} ({lo:g} .. {hi:g}): "
+                                  "costs derived from it would leave what LP/MILP solvers represent")
+    return x
 
 
 # ----------------------------------------------------------------------------- field readers
@@ -144,9 +183,10 @@ def _parse_network(data: Mapping[str, Any]) -> Network:
             raise InstanceError(f"nodes[{i}].tier", f"must be one of {', '.join(TIERS)}, got {n['tier']!r}")
         tiers.append(n["tier"])
         classes.append(None if n["device_class"] is None else _str(n["device_class"], f"nodes[{i}].device_class"))
-    speed = [_num(n["speed"], f"nodes[{i}].speed", lo=0) for i, n in enumerate(nodes)]
-    power = [_num(n["power"], f"nodes[{i}].power", lo=0) for i, n in enumerate(nodes)]
-    memory = [_num(n["memory"], f"nodes[{i}].memory", lo=0) for i, n in enumerate(nodes)]
+    speed = [_within(_num(n["speed"], f"nodes[{i}].speed", lo=0), f"nodes[{i}].speed", "speed") for i, n in enumerate(nodes)]
+    power = [_within(_num(n["power"], f"nodes[{i}].power", lo=0), f"nodes[{i}].power", "power") for i, n in enumerate(nodes)]
+    memory = [_within(_num(n["memory"], f"nodes[{i}].memory", lo=0), f"nodes[{i}].memory", "memory")
+              for i, n in enumerate(nodes)]
     links = _list(data["links"], "links")
     src, dst, bw, dl, en = [], [], [], [], []
     for k, a in enumerate(links):
@@ -159,9 +199,10 @@ def _parse_network(data: Mapping[str, Any]) -> Network:
             out.append(index[name])
         if src[-1] == dst[-1]:
             raise InstanceError(p, "a link must join two different nodes")
-        bw.append(_num(a["bandwidth"], f"{p}.bandwidth", lo=0, lo_open=True))
-        dl.append(_num(a["delay"], f"{p}.delay", lo=0))
-        en.append(_num(a["energy_per_byte"], f"{p}.energy_per_byte", lo=0))
+        bw.append(_within(_num(a["bandwidth"], f"{p}.bandwidth", lo=0, lo_open=True), f"{p}.bandwidth", "bandwidth"))
+        dl.append(_within(_num(a["delay"], f"{p}.delay", lo=0), f"{p}.delay", "delay"))
+        en.append(_within(_num(a["energy_per_byte"], f"{p}.energy_per_byte", lo=0), f"{p}.energy_per_byte",
+                          "energy_per_byte"))
     return Network(
         node_names=tuple(n["name"] for n in nodes),
         tier=tuple(tiers),
@@ -186,16 +227,18 @@ def _parse_model(m: Any, p: str) -> DNNModel:
         q = f"{p}.layers[{l}]"
         _obj(layer, q, {"name", "flops", "output_bytes", "param_bytes"}, {"time_s"})
         names.append(_str(layer["name"], f"{q}.name"))
-        flops.append(_num(layer["flops"], f"{q}.flops", lo=0))
-        out.append(_num(layer["output_bytes"], f"{q}.output_bytes", lo=0, lo_open=True))
-        params.append(_num(layer["param_bytes"], f"{q}.param_bytes", lo=0))
+        flops.append(_within(_num(layer["flops"], f"{q}.flops", lo=0), f"{q}.flops", "flops"))
+        out.append(_within(_num(layer["output_bytes"], f"{q}.output_bytes", lo=0, lo_open=True), f"{q}.output_bytes",
+                           "bytes"))
+        params.append(_within(_num(layer["param_bytes"], f"{q}.param_bytes", lo=0), f"{q}.param_bytes",
+                              "param_bytes"))
         t = layer.get("time_s", {})
         if not isinstance(t, dict):
             raise InstanceError(f"{q}.time_s", "expected an object mapping device class to seconds")
         if l > 0 and set(t) != set(times):
             raise InstanceError(f"{q}.time_s", f"device classes {sorted(t)} differ from layer 0's {sorted(times)}")
         for cls, v in t.items():
-            times.setdefault(cls, []).append(_num(v, f"{q}.time_s.{cls}", lo=0))
+            times.setdefault(cls, []).append(_within(_num(v, f"{q}.time_s.{cls}", lo=0), f"{q}.time_s.{cls}", "time_s"))
     L = len(layers)
     exits = []
     total_q = 0.0
@@ -215,9 +258,9 @@ def _parse_model(m: Any, p: str) -> DNNModel:
             Exit(
                 after,
                 prob,
-                _num(e["head_flops"], f"{q}.head_flops", lo=0),
+                _within(_num(e["head_flops"], f"{q}.head_flops", lo=0), f"{q}.head_flops", "head_flops"),
                 _num(e["accuracy"], f"{q}.accuracy", lo=0, hi=1),
-                _num(e["result_bytes"], f"{q}.result_bytes", lo=0, lo_open=True),
+                _within(_num(e["result_bytes"], f"{q}.result_bytes", lo=0, lo_open=True), f"{q}.result_bytes", "bytes"),
             )
         )
     provenance = m.get("provenance")
@@ -225,7 +268,7 @@ def _parse_model(m: Any, p: str) -> DNNModel:
         _str(provenance, f"{p}.provenance")
     return DNNModel(
         name=m["name"],
-        input_bytes=_num(m["input_bytes"], f"{p}.input_bytes", lo=0, lo_open=True),
+        input_bytes=_within(_num(m["input_bytes"], f"{p}.input_bytes", lo=0, lo_open=True), f"{p}.input_bytes", "bytes"),
         layer_names=tuple(names),
         flops=frozen_array(flops),
         output_bytes=frozen_array(out),
@@ -302,14 +345,18 @@ def _instance_from_dict(data: Any) -> Instance:
             raise InstanceError(f"{p}.sink", f"sink {jd['sink']!r} cannot be reached from source {jd['source']!r}")
         if not np.any(reach_cache[s] & compute):
             raise InstanceError(f"{p}.source", f"no compute node is reachable from source {jd['source']!r}")
+        if jd["accuracy_target"] is not None and models[model_index[mname]].accuracy is None:
+            raise InstanceError(f"{p}.accuracy_target", f"model {mname!r} has no accuracy figures (its 'accuracy' is "
+                                                        "null), so an accuracy target cannot be checked")
         jobs.append(
             Job(
                 name=jd["name"],
                 model=model_index[mname],
                 source=s,
                 sink=t,
-                rate=_num(jd["rate"], f"{p}.rate", lo=0, lo_open=True),
-                deadline=_num(jd["deadline"], f"{p}.deadline", lo=0, lo_open=True, nullable=True),
+                rate=_within(_num(jd["rate"], f"{p}.rate", lo=0, lo_open=True), f"{p}.rate", "rate"),
+                deadline=_within(_num(jd["deadline"], f"{p}.deadline", lo=0, lo_open=True, nullable=True),
+                                 f"{p}.deadline", "deadline"),
                 accuracy_target=_num(jd["accuracy_target"], f"{p}.accuracy_target", lo=0, lo_open=True, hi=1, nullable=True),
             )
         )
@@ -422,14 +469,29 @@ def instance_hash(inst: Instance) -> str:
     return hashlib.sha256(dumps(inst).encode()).hexdigest()[:16]
 
 
-def save(inst: Instance, path: str | Path) -> Path:
-    """Write atomically (temporary file then rename) so an existing file is never half-written."""
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` atomically (a temporary file beside it, then a rename): an existing file is
+    never half-written, and nothing is left behind when the write fails. A folder at ``path``
+    is refused with its name."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, expected a file name")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NotADirectoryError(f"{path.parent}: is a file, expected a folder for {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(inst))
-    tmp.replace(path)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def save(inst: Instance, path: str | Path) -> Path:
+    """Write atomically (temporary file then rename) so an existing file is never half-written."""
+    return atomic_write_text(path, dumps(inst))
 
 
 def loads(text: str, source: str | None = None) -> Instance:

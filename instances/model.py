@@ -162,6 +162,14 @@ class Instance:
     utilisation_cap: float = 0.9  # kappa in C1/C2
     generator: Mapping[str, Any] | None = None  # parameters and seed that produced it
 
+    def only_job(self, job_index: int) -> "Instance":
+        """The same instance with job ``job_index`` alone (for the single-job formulations)."""
+        from dataclasses import replace
+
+        if not 0 <= job_index < len(self.jobs):
+            raise IndexError(f"job {job_index} out of range: instance {self.name!r} has {len(self.jobs)} jobs")
+        return replace(self, name=f"{self.name}-job{job_index}", jobs=(self.jobs[job_index],))
+
     def model_of(self, job: Job | int) -> DNNModel:
         if isinstance(job, int):
             job = self.jobs[job]

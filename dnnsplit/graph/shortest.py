@@ -246,6 +246,17 @@ def layered_dijkstra(instance: Instance, job_index: int = 0, link_extra: np.ndar
     return layered_shortest_path(instance.network, job.source, job.sink, costs, method=method, clock=clock)
 
 
+def latency_unit(instance: Instance, job_index: int = 0) -> float:
+    """A power of two near job ``job_index``'s optimal latency (the engine's shortest path; 1.0
+    when the sink is out of reach or the latency is 0): the unit in which the single-job LP/MILP
+    models state their objective, so that solver tolerances act relative to the data (an
+    objective of microseconds would otherwise sit inside HiGHS's absolute tolerances)."""
+    value, _ = layered_dijkstra(instance, job_index)
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    return float(2.0 ** np.round(np.log2(value)))
+
+
 def walk(network: Network, parent: np.ndarray, costs: LayeredCosts, source: int, sink: int) -> Route:
     """The one predecessor walk: from (sink, L) back to (source, 0) through ``parent`` (shape
     (L+1, |N|): the previous node in the same copy, |N| for "entered from the copy below").

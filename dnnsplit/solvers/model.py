@@ -46,6 +46,11 @@ class SparseModel:
     def is_mip(self) -> bool:
         return self.integer is not None and bool(np.any(self.integer))
 
+    def in_units(self, unit: float) -> "SparseModel":
+        """The same model with its objective divided by ``unit`` (a power of two: exact)."""
+        return SparseModel(self.c / unit, self.A, self.row_lower, self.row_upper, self.col_lower, self.col_upper,
+                           self.integer, self.offset / unit, self.row_blocks, self.col_blocks)
+
     def relaxed(self) -> "SparseModel":
         """The same model with every integrality dropped."""
         return SparseModel(self.c, self.A, self.row_lower, self.row_upper, self.col_lower, self.col_upper, None,
@@ -173,6 +178,13 @@ class SolverRun:
     @property
     def has_point(self) -> bool:
         return self.x is not None and self.objective is not None
+
+    def in_units_of(self, unit: float) -> "SolverRun":
+        """Objective and bound of a run on ``SparseModel.in_units(unit)``, back in the data's units."""
+        from dataclasses import replace
+
+        return replace(self, objective=None if self.objective is None else self.objective * unit,
+                       bound=None if self.bound is None else self.bound * unit)
 
 
 def out_of_time(solver: str, version: str, what: str = "before the solver call") -> SolverRun:
