@@ -302,6 +302,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                 raise GenerationError("give either FAMILY or --default-set, not both")
             if not args.out:
                 raise GenerationError("--default-set needs --out DIR")
+            if Path(args.out).exists() and not Path(args.out).is_dir():
+                raise GenerationError(f"--out {args.out}: is a file, expected a folder for the default sets")
             sets = list(SET_NAMES) if args.default_set == "all" else [args.default_set]
             paths = write_default_sets(Path(args.out), sets)
             print(f"wrote {len(paths)} instances under {args.out}")
@@ -312,9 +314,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         for key in ("zoo_file", "zoo_archive", "zoo_name"):
             if getattr(args, key) is not None:
                 params[key] = getattr(args, key)
+        big = args.nodes * max(args.layers, 1) * max(args.jobs, 1) > 5_000_000 or args.nodes > 20_000
+
+        def progress(line: str) -> None:  # large generations show their stages as they go
+            if big:
+                print(f"dnnsplit generate: {line}", file=sys.stderr, flush=True)
+
         inst = generate(args.family, seed=args.seed, nodes=args.nodes, model=args.model, layers=args.layers,
-                        jobs=args.jobs, name=args.name, **params)
+                        jobs=args.jobs, name=args.name, progress=progress, **params)
         if args.out:
+            progress(f"writing {args.out}")
             save(inst, args.out)
             print(f"wrote {args.out} ({inst.name}, hash {inst.hash})")
         else:

@@ -1,4 +1,10 @@
-"""Instances: the data model, the file format, the evaluator and the shared generator."""
+"""Instances: the data model, the file format, the evaluator and the shared generator.
+
+The submodules keep their names (``instances.evaluate`` is the evaluator module, so
+``instances.evaluate.evaluate(instance, decision)`` works as the README writes it); the names
+re-exported here are the data classes and the format's functions, never a name that would
+shadow a submodule.
+"""
 
 from instances.evaluate import (
     Decision,
@@ -8,7 +14,6 @@ from instances.evaluate import (
     RouteCost,
     capacity_violations,
     check_feasible,
-    evaluate,
     evaluate_route,
 )
 from instances.io import InstanceError, dumps, instance_from_dict, instance_to_dict, load, loads, save
@@ -16,6 +21,5 @@ from instances.model import DNNModel, Exit, Instance, Job, Network
 
 __all__ = [
     "DNNModel", "Decision", "Evaluation", "Exit", "InfeasibleDecision", "Instance", "InstanceError", "Job",
-    "Network", "Route", "RouteCost", "capacity_violations", "check_feasible", "dumps", "evaluate",
-    "evaluate_route", "instance_from_dict", "instance_to_dict", "load", "loads", "save",
+    "Network", "Route", "RouteCost", "capacity_violations", "check_feasible", "dumps", "evaluate_route", "instance_from_dict", "instance_to_dict", "load", "loads", "save",
 ]

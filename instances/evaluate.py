@@ -6,7 +6,8 @@ be checked against it. It refuses decisions that are not feasible.
 
 For one route of job j with placement node(1..L), node(0) = s_j, node(L+1) = t_j, paths
 P_0..P_L (P_l carries o_l from node(l) to node(l+1)), active exits X and exit paths E_x
-(from node(x) to t_j, carrying the exit's result bytes r_x):
+(from node(x) to t_j, carrying the exit's result bytes r_x = ``Exit.result_bytes``, the size
+DESIGN.md writes o_x: what the exit head outputs, not the layer's tensor):
 
     latency = sum_l rho_l tau_{l,node(l)} + sum_{x in X} rho_x h_x / c_{node(x)}
             + sum_l rho_{l+1} sum_{a in P_l} (o_l / b_a + delta_a)

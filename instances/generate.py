@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +51,10 @@ from instances.io import instance_from_dict
 from instances.model import Instance
 
 FAMILIES = ("erdos_renyi", "waxman", "barabasi_albert", "grid", "hierarchical", "zoo")
+# What one instance may hold (refused beyond, with the reason): instances and their layered graphs
+# grow as nodes x layers x jobs, and a generated file beyond these takes minutes and gigabytes
+# before any solver sees it.
+LIMITS = {"nodes": 200_000, "layers": 100_000, "jobs": 100_000}
 GENERATOR_VERSION = 1
 
 _BUILDERS: dict[str, Callable[..., topologies.Topology]] = {
@@ -243,15 +248,27 @@ def generate(
     layers: int = 10,
     jobs: int = 1,
     name: str | None = None,
+    progress: Callable[[str], None] | None = None,
     **params: Any,
 ) -> Instance:
-    """A validated instance of ``family`` (see the module docstring for parameters)."""
+    """A validated instance of ``family`` (see the module docstring for parameters).
+
+    ``progress``, if given, is called with a line after each stage (topology, models, jobs,
+    validation), for callers that show large generations as they go."""
     if family not in FAMILIES:
         raise GenerationError(f"unknown family {family!r}: expected one of {', '.join(FAMILIES)}")
     for key, value, lo in (("seed", seed, 0), ("nodes", nodes, 2), ("layers", layers, 1), ("jobs", jobs, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
             raise GenerationError(f"{key} must be an integer >= {lo}, got {value!r}")
+        if key in LIMITS and value > LIMITS[key]:
+            raise GenerationError(f"{key} = {value} is above the generator's limit of {LIMITS[key]:,} (the instance "
+                                  "and its layered graphs grow with nodes x layers x jobs)")
     seed, nodes, layers, jobs = int(seed), int(nodes), int(layers), int(jobs)
+    t_start = time.perf_counter()
+
+    def stage(what: str) -> None:
+        if progress is not None:
+            progress(f"{what} ({time.perf_counter() - t_start:.1f} s)")
     unknown = sorted(set(params) - set(accepted_params(family)))
     if unknown:
         raise GenerationError(
@@ -261,12 +278,15 @@ def generate(
     rng_topo, rng_model, rng_jobs = (np.random.default_rng([stream, seed]) for stream in range(3))
 
     topo, zoo_record = _build_topology(family, rng_topo, nodes, params)
+    stage(f"topology: {len(topo.nodes)} nodes, {len(topo.links)} links")
     model_names = params.get("models") or [model]
     if not isinstance(model_names, list) or not model_names:
         raise GenerationError(f"parameter models must be a non-empty list of model names, got {model_names!r}")
     model_dicts = _build_models(rng_model, model_names, layers, params)
+    stage(f"models: {len(model_dicts)}")
     job_models = [_model_key(m, layers, params) for m in model_names]
     job_dicts = _build_jobs(rng_jobs, topo, job_models, jobs, params)
+    stage(f"jobs: {len(job_dicts)}")
 
     recorded_params = {k: v for k, v in sorted(params.items()) if k not in _ZOO_SOURCE}
     recorded_params.update(zoo_record)
@@ -303,6 +323,7 @@ def generate(
         "jobs": job_dicts,
     }
     inst = instance_from_dict(data)
+    stage("validated")
     factor = _num_param(params, "deadline_factor", None, lo=0, lo_open=True)
     target = _num_param(params, "accuracy_target", None, lo=0, lo_open=True, hi=1)
     target_rel = _num_param(params, "accuracy_target_rel", None, lo=0, lo_open=True, hi=1)

@@ -91,7 +91,10 @@ class Exit:
     probability: float  # q_x: fraction of all samples that leave here when active
     head_flops: float  # h_x
     accuracy: float  # alpha_x
-    result_bytes: float  # bytes sent from the exit node to the sink
+    # r_x: bytes of the result a sample that leaves here ships from the exit node to the sink (the
+    # exit head's output, e.g. class scores; DESIGN.md section 3 writes o_x for this size). Not
+    # the tensor o_l of the layer the exit follows, which stays on its node.
+    result_bytes: float
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from helpers import line_instance_dict
 
-from instances import InfeasibleDecision, Route, capacity_violations, check_feasible, evaluate, evaluate_route
+from instances import InfeasibleDecision, Route, capacity_violations, check_feasible, evaluate_route
+from instances.evaluate import evaluate
 from instances.io import instance_from_dict
 
 # link indices in line_instance_dict: 0 dev->edge, 1 edge->dev, 2 edge->cloud, 3 cloud->edge

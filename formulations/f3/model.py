@@ -25,7 +25,8 @@ rho_1..rho_{L+1} from the active exits X (exactly ``instances/evaluate.py``'s we
         C1 load  rho_l tau_{l,n}              on node n     (busy seconds per request)
       plus, when an active exit x sits after layer l (x's head runs where layer l runs):
         head     rho_l h_x / c_n              (latency, C1 load; energy times p_n)
-        delivery q_x D_x(n, t_j)              latency of the result (r_x bytes) to the sink
+        delivery q_x D_x(n, t_j)              latency of the result (r_x bytes, ``Exit.result_bytes``:
+                                              DESIGN.md's o_x) to the sink
                  q_x sum_{a in E_x(n)} eps_a r_x            energy
                  q_x r_x / b_a on every link a of E_x(n)    C2 load
 
