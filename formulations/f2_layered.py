@@ -48,6 +48,7 @@ every rho = 1).
 
 from __future__ import annotations
 
+import platform
 import time
 from typing import Any, Callable
 
@@ -338,9 +339,9 @@ def solve_layered_dijkstra(instance: Instance, options: SolverOptions) -> SolveR
     if jit_available():
         import numba
 
-        solver, version = "layered Dijkstra (numba-compiled pass per copy)", numba.__version__
+        solver, version = "layered Dijkstra (numba-compiled pass per copy)", f"numba {numba.__version__}"
     else:
-        solver, version = "layered Dijkstra (interpreted pass per copy)", scipy.__version__
+        solver, version = "layered Dijkstra (interpreted pass per copy)", f"python {platform.python_version()}"
     result = SolveResult(solver=solver, solver_version=version, build_time=build, extra=extra)
     t1 = time.perf_counter()
     try:

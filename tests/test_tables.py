@@ -100,7 +100,7 @@ def t456_records() -> list[dict[str, Any]]:
     # heuristics on the sweep: J10 against the MILP optimum 4.4, J20 against the bound max(LP 5.0, MILP bound 5.2)
     out += [_multi("J10", "greedy/rate", 0.05, 10, mj, status="feasible", objective=4.84),
             _multi("J20", "greedy/rate", 0.07, 20, mj, status="feasible", objective=5.72),
-            _multi("J10", "dina/capacity", 0.1, 10, mj, status="infeasible")]
+            _multi("J10", "dina/capacity", 0.1, 10, mj, status="no_solution")]
     # exits: 2 targets x 1 deadline factor
     ex = "exits"
     for inst, acc, sel, base, lp in (("E1", 0.9, 8.0, 10.0, 7.5), ("E2", 0.99, None, 10.5, 9.0)):
@@ -135,7 +135,7 @@ EXPECTED_FILES = [
     "t4_multi_jobs.md", "t4_multi_jobs.tex", "t4_multi_jobs.csv", "f4_multi_jobs.png", "f4_multi_jobs.pdf",
     "t5_energy_exits.md", "t5_energy_exits.tex", "t5_energy_exits.csv", "f5_energy_exits.png", "f5_energy_exits.pdf",
     "t6_heuristic_gap.md", "t6_heuristic_gap.tex", "t6_heuristic_gap.csv",
-    "f3_fin_gamma.md", "f3_fin_gamma.tex", "f3_fin_gamma.csv", "f3_fin_gamma.png", "f3_fin_gamma.pdf",
+    "f3_fin_gamma.md", "f3_fin_gamma.tex", "f3_fin_gamma.csv", "f3_fin_gamma.png", "f3_fin_gamma.pdf", tables.MANIFEST,
 ]
 
 
@@ -148,7 +148,9 @@ def test_every_output_from_fixture_records(tmp_path: Path) -> None:
     t1_md = (out / "t1_solve_time.md").read_text()
     sets = t1_md.split("Instance sets: ", 1)[1].split(".")[0].split(", ")
     assert sets[:2] == ["small", "multi-small"] and "profiles" in sets  # in the tables' set order
-    assert "Test CPU" in t1_md and "2026-11-23" in t1_md
+    # the machine is stated once, in index.md and machine.md; a caption points there
+    assert "Test CPU" not in t1_md and "Machine and package versions: machine.md." in t1_md and "2026-11-23" in t1_md
+    assert (out / "index.md").read_text().count("Test CPU") == 1
     tex = (out / "t1_solve_time.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "F1-weak/highspy" in tex and "\\caption{" in tex
     assert "![f2_split](f2_split.png)" in (out / "index.md").read_text()
@@ -244,8 +246,9 @@ def test_t6_heuristic_gaps_against_optimum_or_bound(tmp_path: Path) -> None:
     assert row["reference"] == "F3-latency-milp" and (row["vs optimum"], row["vs bound"]) == (1, 1)
     assert row["median gap %"] == pytest.approx(statistics.median(g)) and row["worst gap %"] == pytest.approx(max(g))
     assert row["p90 gap %"] == pytest.approx(_p90(g)) and row["median time (s)"] == pytest.approx(0.06)
-    row = t6.loc[("multi-jobs", "dina/capacity")]  # infeasible: run, but no gap
+    row = t6.loc[("multi-jobs", "dina/capacity")]  # no solution: run, but no gap; counted as such
     assert row["instances"] == 1 and row["with result"] == 0 and math.isnan(row["median gap %"])
+    assert (row["no solution"], row["stopped"], row["error"]) == (1, 0, 0)
     row = t6.loc[("multi-jobs", "F3-latency-milp/colgen")]  # price-and-branch: against the exact MILP
     assert row["reference"] == "F3-latency-milp" and row["median gap %"] == pytest.approx((4.6 - 4.4) / 4.4)
     row = t6.loc[("small", "local-only/heuristic")]
@@ -272,7 +275,7 @@ def test_new_tables_skip_cleanly_without_their_records(tmp_path: Path) -> None:
     out = tmp_path / "out"
     ctx = generate([write_jsonl(tmp_path / "r.jsonl", only_t1)], out, only=["T4", "T5", "T6", "F3", "F4", "F5"])
     assert sorted(name for name, _ in ctx.skipped) == ["F3", "F4", "F5", "T4", "T5", "T6"]
-    assert sorted(p.name for p in out.iterdir()) == ["index.md", "machine.md"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["index.md", "machine.md", tables.MANIFEST])
     assert "T4: no F3-latency-lp/F3-latency-milp record" in (out / "index.md").read_text().replace("- T4", "T4")
 
 
@@ -416,3 +419,75 @@ def test_t2_arc_milp_takes_its_splittable_sibling_as_lp_relaxation(tmp_path: Pat
     assert row["mean gap %"] == pytest.approx(statistics.mean(gaps))
     assert row["max gap %"] == pytest.approx(max(gaps))
     assert row["LP integral"] == "1/2"
+
+
+def test_t1_charges_runs_that_ended_their_measured_time_and_counts_statuses(tmp_path: Path) -> None:
+    """A heuristic that ends without a solution, or an exact run that proves infeasibility,
+    costs what it took; only a stopped run (time or memory limit) costs the limit."""
+    records = [rec("X", "dina/capacity", 0.1, status="no_solution", kind="heuristic"),
+               rec("Y", "dina/capacity", 0.3, status="feasible", kind="heuristic", objective=1.0),
+               rec("Z", "dina/capacity", 0.2, status="infeasible", kind="heuristic"),  # an older record's word
+               rec("X", "F1-weak/highspy", 0.5, status="infeasible"),
+               rec("Y", "F1-weak/highspy", 11.0, status="memory_out"),
+               rec("Z", "F1-weak/highspy", 0.7, status="error", message="boom")]
+    long = load_results([write_jsonl(tmp_path / "r.jsonl", records)])
+    t1 = solve_time_table(long).set_index(["set", "pair"])
+    row = t1.loc[("small", "dina/capacity")]
+    assert row["median solve (s)"] == pytest.approx(0.2)  # 0.1, 0.3, 0.2: never the 10 s limit
+    assert row["solved"] == 1 and row["statuses"] == "1 feasible, 1 infeasible, 1 no solution"
+    row = t1.loc[("small", "F1-weak/highspy")]
+    # infeasible (a proof) is solved; the memory-out run costs the limit; the error its time
+    assert row["solved"] == 1 and row["sgm10 solve (s)"] == pytest.approx(_sgm([0.5, 10.0, 0.7]))
+    assert row["statuses"] == "1 infeasible, 1 memory limit, 1 error"
+
+
+def test_t3_counts_every_layer_on_the_device_as_its_split_string_shows(tmp_path: Path) -> None:
+    back = {"nodes": ["edge", "edge", "dev"], "tiers": ["edge", "edge", "device"], "source": "dev", "sink": "dev"}
+    gen = {"model": "squeezenet1_0", "params": {"uplink_mbps": 1000.0}}
+    r = rec("Q", "F2/layered-dijkstra", 0.001, objective=0.01, evaluated_objective=0.01, placement=back,
+            set_name="profiles", instance_generator=gen)
+    t3, _ = profile_table(load_results([write_jsonl(tmp_path / "r.jsonl", [r])]))
+    line = t3.iloc[0]
+    assert line["optimal split"] == "edge 1-2 -> device 3"
+    assert line["layers on device"] == line["optimal split"].count("device") == 1
+
+
+def test_caption_lists_each_solver_library_once() -> None:
+    import pandas as pd
+
+    from dnnsplit.tables._render import solver_families
+
+    rows = pd.DataFrame({"solver": ["HiGHS", "HiGHS via Pyomo", "HiGHS (column generation)", "SCIP", "HiGHS"],
+                         "solver_version": ["1.14.0", "pyomo 6.10.1", "1.14.0", "10.0.2", "1.14.0"]})
+    assert solver_families(rows) == ["HiGHS 1.14.0", "SCIP 10.0.2"]
+
+
+def test_tables_folder_never_mixes_runs_and_a_file_twice_counts_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = write_jsonl(tmp_path / "r.jsonl", fixture_records())
+    out = tmp_path / "out"
+    generate([results], out)
+    (out / "README.md").write_text("mine")  # not an output: left alone
+    assert (out / "t6_heuristic_gap.md").exists()
+    assert _cli(str(results), str(results), "--out", str(out), "--only", "T1") == 0
+    err = capsys.readouterr().err
+    assert "removed" in err and "t6_heuristic_gap.md" in err and "counted once" in err
+    names = {p.name for p in out.iterdir()}
+    assert names == {"t1_solve_time.md", "t1_solve_time.tex", "t1_solve_time.csv", "index.md", "machine.md",
+                     tables.MANIFEST, "README.md"}
+    # the same file twice: the same repeats as once
+    once = solve_time_table(load_results([results]))
+    twice = solve_time_table(load_results([results, results]))
+    assert once.equals(twice)
+
+
+def test_tables_out_must_be_a_folder_and_defaults_under_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    tables.add_arguments(parser)
+    assert parser.parse_args(["x.jsonl"]).out == "results/tables"
+    results = write_jsonl(tmp_path / "r.jsonl", fixture_records())
+    target = tmp_path / "taken.md"
+    target.write_text("keep")
+    assert _cli(str(results), "--out", str(target)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(target) in err and "not a folder" in err
+    assert target.read_text() == "keep"

@@ -8,7 +8,8 @@ Two inputs, mixed freely:
 
 Every record is checked before anything is written: a file that is not JSON, a line that is not
 a JSON object, a missing required field, an unknown status or a non-numeric time is refused
-with ``<file>:<line>: <reason>`` (:class:`ResultsError`).
+with ``<file>:<line>: <reason>`` (:class:`ResultsError`). Records are de-duplicated by their
+``key`` (instance, pair, repeat, options): a file given twice counts once.
 """
 
 from __future__ import annotations
@@ -196,6 +197,11 @@ def load_results(paths: Iterable[str | Path]) -> pd.DataFrame:
     if not rows:
         raise ResultsError(f"no records in {', '.join(names) or 'no file'}")
     df = pd.DataFrame(rows, columns=list(COLUMNS))
+    # one row per record key: the same file given twice, or a record repeated across files (a
+    # copy of a campaign beside it), must not double the repeats; the last one read stands
+    before = len(df)
+    df = df.drop_duplicates("key", keep="last").reset_index(drop=True)
+    df.attrs["duplicates"] = before - len(df)
     for f in SIZE_FIELDS:
         df[f"size_{f}"] = df[f"size_{f}"].astype("Int64")
     return fill_registered(df)

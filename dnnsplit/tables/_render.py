@@ -15,7 +15,6 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from dnnsplit import machine as _machine
 from instances.defaults import SET_NAMES
 
 SET_ORDER = SET_NAMES  # the default sets, in the order every table lists them
@@ -136,6 +135,40 @@ def _csv_value(v: Any) -> Any:
     return "" if is_missing(v) else v
 
 
+def machines_of(long: pd.DataFrame) -> list[dict]:
+    """The distinct machine descriptions of ``long``, in first-seen order (machine.md's numbering)."""
+    seen: list[dict] = []
+    for m in long["machine"].dropna():
+        if m not in seen:
+            seen.append(m)
+    return seen
+
+
+def solver_families(rows: pd.DataFrame) -> list[str]:
+    """Each solver library once with its version: "HiGHS (column generation)" and "HiGHS via Pyomo"
+    are HiGHS; the version is that of a direct use where there is one."""
+    families: dict[str, str] = {}
+    direct: set[str] = set()
+    for name, version in zip(rows["solver"], rows["solver_version"]):
+        if not isinstance(name, str) or not name:
+            continue
+        via = " via " in name
+        family = re.sub(r"\s*\([^)]*\)", "", name.split(" via ")[0]).strip()
+        version = version if isinstance(version, str) else ""
+        if family not in families or (not via and family not in direct):
+            families[family] = version
+        if not via:
+            direct.add(family)
+    def text(family: str, version: str) -> str:
+        if family == "python":
+            return "heuristics in Python"
+        if version.lower().startswith(family.lower()):  # "SCIP" with "SCIP 10.0.2 (PySCIPOpt 6.3.0)"
+            return version
+        return f"{family} {version}".strip()
+
+    return [text(f, v) for f, v in sorted(families.items(), key=lambda kv: kv[0].lower())]
+
+
 @dataclass
 class Output:
     name: str  # registry name, e.g. "T1"
@@ -144,6 +177,19 @@ class Output:
     caption: str
     files: list[Path]
     markdown: str = ""
+
+
+def concurrency_note(rows: pd.DataFrame) -> str:
+    """A caption's flag for rows measured beside other solves on the same machine (a parallel
+    campaign: ``concurrent_solves`` > 1 in the record); '' when every row ran alone."""
+    if "concurrent_solves" not in rows:
+        return ""
+    counts = pd.to_numeric(rows["concurrent_solves"], errors="coerce").fillna(1)
+    shared = int((counts > 1).sum())
+    if not shared:
+        return ""
+    return (f"Measured under concurrency: {shared} of {len(rows)} solves ran beside other solves on the same machine "
+            f"(up to {int(counts.max())} at once); their times can be inflated (paper_tables/README.md, Parallel campaigns).")
 
 
 @dataclass
@@ -155,30 +201,34 @@ class Context:
     inputs: list[str] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # an earlier run's outputs this one replaced by nothing
     current: str = ""
 
     # captions -------------------------------------------------------------------------------
     def caption(self, title: str, rows: pd.DataFrame) -> str:
-        """``title`` plus sets, machine, versions and dates of ``rows``."""
+        """``title`` plus the sets, machine (a pointer into machine.md), solvers and dates of ``rows``.
+
+        The machine and package versions are written once, in machine.md (and index.md links it);
+        a caption names which of its machines the rows were measured on.
+        """
         sets = sorted({str(s) for s in rows["set"].dropna()}, key=set_sort_key)
-        machines = []
-        for m in rows["machine"].dropna():
-            s = _machine.summary(m)
-            if s not in machines:
-                machines.append(s)
-        versions = []
-        for m in rows["machine"].dropna():
-            v = _machine.versions_summary(m)
-            if v and v not in versions:
-                versions.append(v)
-        solvers = sorted({f"{a} {b}".strip() for a, b in zip(rows["solver"], rows["solver_version"]) if a or b})
+        machines = machines_of(self.long)
+        used = sorted({machines.index(m) + 1 for m in rows["machine"].dropna() if m in machines})
+        if len(machines) <= 1:
+            where = "machine.md" if used else "unknown"
+        else:
+            where = f"machine{'s' if len(used) > 1 else ''} {', '.join(map(str, used))} of machine.md" if used else "unknown"
         dates = sorted(str(d)[:10] for d in rows["date"].dropna())
         date = "unknown" if not dates else (dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}")
         parts = [title.rstrip(".") + "."]
         parts.append(f"Instance sets: {', '.join(sets) or 'unknown'}.")
-        parts.append(f"Machine: {'; '.join(machines) or 'unknown'}.")
-        if versions or solvers:
-            parts.append(f"Versions: {'; '.join(versions)}" + (f"; solvers: {', '.join(solvers)}" if solvers else "") + ".")
+        parts.append(f"Machine and package versions: {where}.")
+        solvers = solver_families(rows)
+        if solvers:
+            parts.append(f"Solvers: {', '.join(solvers)}.")
+        concurrency = concurrency_note(rows)
+        if concurrency:
+            parts.append(concurrency)
         parts.append(f"Date: {date}.")
         return " ".join(parts)
 
@@ -213,17 +263,27 @@ class Context:
 
 def time_panels(
     points: pd.DataFrame, x: str, pairs: list[str], style: Callable[[str], tuple[Any, str, str]], xlabel: str,
-    figsize: tuple[float, float], marker_size: float,
+    figsize: tuple[float, float], marker_size: float, join: bool = True,
 ) -> Any:
     """Two log-log panels, solve time and build + solve time (columns ``solve``, ``total``) against
     column ``x``: one line per pair (``style(pair)`` = colour, line style, marker), the median
-    over points of equal x, hollow markers where not every point was ``solved``."""
+    over points of equal x, hollow markers where not every point was ``solved``. With
+    ``join=False`` every point is drawn on its own and nothing is joined (points of different
+    instance families must not read as one curve)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
     for ax, col, title in ((axes[0], "solve", "solve time"), (axes[1], "total", "build + solve time")):
         for pair in pairs:
             color, linestyle, marker = style(pair)
+            if not join:
+                g = points[points["pair"] == pair]
+                xs = g[x].astype(float)
+                for solved, face in ((True, color), (False, "none")):
+                    m = (g["solved"] == solved).to_numpy()
+                    ax.scatter(xs[m], g[col][m], marker=marker, s=marker_size, facecolors=face, edgecolors=color,
+                               linewidths=1, alpha=0.8, label=pair if solved else None)
+                continue
             g = points[points["pair"] == pair].groupby(x).agg(t=(col, "median"), solved=("solved", "all")).reset_index()
             g = g.sort_values(x)
             xs = g[x].astype(float)

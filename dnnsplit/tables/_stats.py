@@ -2,9 +2,14 @@
 
 Conventions (written in paper_tables/README.md):
 
-- solved: status "optimal", or "feasible" for a heuristic pair (kind "heuristic");
-- penalised time: the measured time for a solved run, the time limit for any other run (time
-  limit, memory out, error, infeasible), or the measured time where no limit is recorded;
+- statuses, SCIP-style: optimal, infeasible (proven), no solution (a heuristic ended without
+  one), time limit, memory limit (``memory_out``), error; feasible is a heuristic's answer (or an
+  exact run's incumbent without proof);
+- solved: status "optimal", or "infeasible" for an exact pair (a proof), or "feasible" or
+  "optimal" for a heuristic pair (kind "heuristic");
+- charged time: the measured time of every run that ended (solved, infeasible, no solution,
+  error), the time limit for a run that was stopped (time limit, memory limit), or the measured
+  time where no limit is recorded;
 - per instance, repeats are summarised by their median (time) and relative spread
   (max - min) / median; an instance counts as solved when every repeat was;
 - shifted geometric mean with shift s = 10 s: exp(mean(log(t + s))) - s;
@@ -38,17 +43,40 @@ def geomean(values: Iterable[float]) -> float:
     return float(np.exp(np.mean(np.log(v))))
 
 
+STOPPED = ("time_limit", "memory_out")  # runs charged at the time limit
+STATUS_COLUMNS = {"optimal": "optimal", "feasible": "feasible", "infeasible": "infeasible",
+                  "no_solution": "no solution", "time_limit": "time limit", "memory_out": "memory limit",
+                  "error": "error"}
+STATUS_NOTE = ("Statuses: optimal; feasible (a heuristic's answer, or an incumbent without proof); infeasible "
+               "(proven); no solution (a heuristic ended without one: no proof); time limit and memory limit (the "
+               "run was stopped); error.")
+
+
 def solved_mask(df: pd.DataFrame) -> pd.Series:
-    return (df["status"] == "optimal") | ((df["kind"] == "heuristic") & (df["status"] == "feasible"))
+    heuristic = df["kind"] == "heuristic"
+    return ((df["status"] == "optimal") | (~heuristic & (df["status"] == "infeasible"))
+            | (heuristic & (df["status"] == "feasible")))
 
 
 def penalised(df: pd.DataFrame, column: str = "solve_time") -> pd.Series:
-    """``column`` for solved rows, the time limit (where known) for the others."""
-    solved = solved_mask(df)
+    """``column`` for runs that ended, the time limit (where known) for stopped ones."""
+    stopped = df["status"].isin(STOPPED)
     value = df[column].astype(float)
     limit = df["time_limit"].astype(float)
-    out = value.where(solved | limit.isna(), limit)
+    out = value.where(~stopped | limit.isna(), limit)
     return out.fillna(limit)
+
+
+def status_counts(df: pd.DataFrame) -> dict[str, int]:
+    """Instances per status (an instance's status: that of its first repeat), zeros included."""
+    first = df.sort_values("repeat").drop_duplicates("instance_hash")
+    counts = first["status"].value_counts()
+    return {title: int(counts.get(status, 0)) for status, title in STATUS_COLUMNS.items()}
+
+
+def status_text(df: pd.DataFrame) -> str:
+    """'5 optimal, 1 infeasible, 1 time limit': the non-zero counts of ``status_counts``."""
+    return ", ".join(f"{n} {title}" for title, n in status_counts(df).items() if n)
 
 
 def per_instance(df: pd.DataFrame, keys: tuple[str, ...] = ("set", "pair")) -> pd.DataFrame:

@@ -1,9 +1,11 @@
 """F1: solve time against instance size (layered-graph arcs), log-log, one line per pair.
 
 One figure per problem class present ("single": ``f1_scaling``; "multi": ``f1_scaling_multi``),
-two panels each: solve time and build + solve time. A point is an instance's median penalised
-time over repeats (hollow where it was not solved: drawn at the time limit); instances of equal
-size are merged by their median. Heuristic pairs are left out (their times are in T1).
+two panels each: solve time and build + solve time. A point is an instance's median charged
+time over repeats (``_stats.penalised``: measured for a run that ended, the time limit for a
+stopped one); hollow where it was not solved. Points are not joined: the sets are different
+instance families, and a line through them in size order would read as one scaling curve.
+Heuristic pairs are left out (their times are in T1).
 """
 
 from __future__ import annotations
@@ -50,12 +52,13 @@ def f1(long: pd.DataFrame, ctx: Context) -> list[Path]:
         style = _styles(pairs)
         fig = time_panels(pts, "size_layered_arcs", pairs,
                           lambda p: (style[p]["color"], style[p]["linestyle"], style[p]["marker"]),
-                          "layered-graph arcs (L+1)|A| + L|N_c|", figsize=(12, 4.8), marker_size=22)
+                          "layered-graph arcs (L+1)|A| + L|N_c|", figsize=(12, 4.8), marker_size=18, join=False)
         rows = long[(long["problem"] == problem) & (long["kind"] != "heuristic")]
         caption = ctx.caption(
             "Solve time (left) and build + solve time (right) "
-            f"against the number of layered-graph arcs, {problem}-job instances, one line per exact pair (colour: "
-            "backend, line style: formulation); hollow markers: not solved, drawn at the time limit",
+            f"against the number of layered-graph arcs, {problem}-job instances, one point per instance and exact pair "
+            "(median over repeats; colour: backend, marker: formulation); hollow markers: not solved (a stopped run "
+            "drawn at the time limit, one that ended without a proof at its measured time)",
             rows,
         )
         written += ctx.save_figure(stem, fig, caption)

@@ -1,8 +1,9 @@
 """F2: chosen split point and latency against uplink bandwidth, one panel per measured DNN.
 
 From the profile instances (see ``t3_profiles``): left axis, end-to-end latency (log) of the
-optimum and of each simple split present; right axis, the number of leading layers the optimum
-keeps on the device (0: everything leaves the device; L: nothing does).
+optimum and of each simple split present; right axis, the number of layers the optimum
+runs on the device, wherever in the chain (0: everything leaves the device; L: nothing does),
+the same count as T3's "layers on device".
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def f2(long: pd.DataFrame, ctx: Context) -> list[Path]:
         layers = max((len(p["tiers"]) for p in chosen["placement"] if isinstance(p, dict)), default=1)
         ax2.set_ylim(-0.5, layers + 0.5)
         ax2.tick_params(axis="y", labelsize=7, colors="tab:red")
+        ax2.set_ylabel("layers on device", fontsize=8, color="tab:red")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"{dnn} (L={layers})", fontsize=9)
@@ -65,12 +67,12 @@ def f2(long: pd.DataFrame, ctx: Context) -> list[Path]:
         ax.set_xlabel("uplink (Mbit/s)", fontsize=8)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], color="tab:red", alpha=0.6))
-    labels.append("layers kept on the device (right axis)")
+    labels.append("layers on the device (right axis)")
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1.02))
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     caption = ctx.caption(
         f"Latency of the optimal split ({OPTIMAL_FORMULATION}) and of the simple splits against the uplink "
-        "bandwidth, one panel per measured DNN; red steps (right axis): layers the optimum keeps on the device",
+        "bandwidth, one panel per measured DNN; red steps (right axis): layers the optimum runs on the device. Only optimal F2 runs and feasible simple-split runs are drawn",
         rows[rows["formulation"].isin([OPTIMAL_FORMULATION, *SIMPLE_SPLITS])],
     )
     return ctx.save_figure("f2_split", fig, caption)

@@ -87,7 +87,8 @@ def f3(long: pd.DataFrame, ctx: Context) -> list[Path]:
         "FIN (latency-level graph, arc latencies rounded up to multiples of T/gamma) against gamma: gap to the exact "
         "minimum energy under the deadline and the accuracy target (F3-exit-select-milp, optimal) in percent, "
         "(FIN - optimum)/optimum per instance (median over repeats), then median and worst over instances; "
-        "deployment found: FIN found a path within the deadline levels; run time: median." + note,
+        "deployment found: FIN found a path within the deadline levels (status feasible; otherwise no solution, "
+        "which is no proof of infeasibility); run time: median over every run, each at its measured time." + note,
         used,
     )
     paths = ctx.write_table("f3_fin_gamma", frame, caption,
@@ -100,11 +101,11 @@ def f3(long: pd.DataFrame, ctx: Context) -> list[Path]:
     a1.plot(ok["gamma"], 100 * ok["median gap %"], color="black", linewidth=2, marker="o", label="median")
     a1.plot(ok["gamma"], 100 * ok["worst gap %"], color="tab:red", linewidth=1.2, linestyle="--", marker="v", label="worst")
     none = frame[frame["deployment found"] == 0]["gamma"].tolist()
-    if none:
-        a1.text(0.02, 0.97, f"no deployment found at gamma = {', '.join(map(str, none))}", transform=a1.transAxes,
-                fontsize=8, va="top")
+    if none:  # said in the legend, below the axes, where it hides no point
+        a1.plot([], [], linestyle="none", label=f"no deployment found at gamma = {', '.join(map(str, none))}")
     a1.set(xscale="log", xlabel="gamma", ylabel="gap to the optimum (%)", title="FIN gap (grey: one instance)")
-    a1.legend(fontsize=8, frameon=False, loc="upper right")
+    # the legend goes below the axes: inside, it hid the worst-case point
+    a1.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     a2.plot(frame["gamma"], frame["median time (s)"], color="black", marker="o")
     a2.set(xscale="log", yscale="log", xlabel="gamma", ylabel="run time (s, median)", title="FIN run time")
     gammas = frame["gamma"].tolist()

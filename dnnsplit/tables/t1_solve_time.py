@@ -18,7 +18,7 @@ import pandas as pd
 
 from dnnsplit.tables import register_table
 from dnnsplit.tables._render import Context, fmt_num, fmt_pct, fmt_ratio, set_sort_key
-from dnnsplit.tables._stats import SHIFT, per_instance, shifted_geomean, speedup
+from dnnsplit.tables._stats import SHIFT, STATUS_NOTE, per_instance, shifted_geomean, speedup, status_text
 
 BASELINE = "F1-weak"
 FALLBACK_BACKEND = "highspy"
@@ -37,6 +37,7 @@ def solve_time_table(long: pd.DataFrame) -> pd.DataFrame:
     """The T1 rows with raw numbers (tests check them against an independent computation)."""
     pi = per_instance(long)
     meta = long.drop_duplicates("pair").set_index("pair")
+    runs = {key: g for key, g in long.groupby(["set", "pair"])}
     rows = []
     for set_name in sorted(pi["set"].unique(), key=set_sort_key):
         in_set = pi[pi["set"] == set_name]
@@ -57,6 +58,7 @@ def solve_time_table(long: pd.DataFrame) -> pd.DataFrame:
                     "kind": meta.loc[pair, "kind"],
                     "instances": len(g),
                     "solved": int(g["solved"].sum()),
+                    "statuses": status_text(runs[(set_name, pair)]),
                     "repeats": int(g["repeats"].max()),
                     "median solve (s)": float(g["solve"].median()),
                     f"sgm{SHIFT:g} solve (s)": shifted_geomean(g["solve"], SHIFT),
@@ -84,8 +86,11 @@ def t1(long: pd.DataFrame, ctx: Context) -> list[Path]:
     }
     caption = ctx.caption(
         "Solve time per instance set and (formulation/backend) pair: median and shifted geometric mean "
-        f"(shift {SHIFT:g} s) over instances of the per-instance median over repeats; unsolved runs count at the "
-        f"time limit. Solved: instances solved in every repeat. Speed-up: geometric mean over common instances of "
+        f"(shift {SHIFT:g} s) over instances of the per-instance median over repeats; a run that ended counts with "
+        "its measured time whatever its status (optimal, infeasible, no solution, error), a stopped run (time limit, "
+        f"memory limit) at the time limit. Solved: instances solved in every repeat (optimal; infeasible, proven by "
+        f"an exact pair; feasible for a heuristic); the status columns count instances by their first repeat's "
+        f"status. {STATUS_NOTE} Speed-up: geometric mean over common instances of "
         f"the {BASELINE} time (same backend where it ran, else {BASELINE}/{FALLBACK_BACKEND}) over the pair's time "
         f"(exact pairs only; a lower bound where {BASELINE} hit the time limit). "
         "Repeat spread: median over instances of (max - min)/median across repeats",

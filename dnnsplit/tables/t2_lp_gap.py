@@ -80,7 +80,9 @@ def t2(long: pd.DataFrame, ctx: Context) -> list[Path]:
         "LP-relaxation gap (objective - LP relaxation)/|objective| in percent, per instance set and formulation "
         "(per instance: median over backends and repeats; then mean, median and maximum over instances). "
         "LP integral: instances whose LP optimum was integral / instances where that is known. "
-        "F3 arc-form MILPs: LP relaxation = optimum of the splittable -lp variant on the same instance",
+        "F3 arc-form MILPs: LP relaxation = optimum of the splittable -lp variant on the same instance. Only optimal "
+        "runs count (a gap needs the optimum); infeasible, no solution, stopped (time or memory limit) and error runs "
+        "are left out",
         used,
     )
     pct = {c: fmt_pct for c in ("mean gap %", "median gap %", "max gap %")}

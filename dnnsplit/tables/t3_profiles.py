@@ -75,15 +75,11 @@ def describe_split(placement: Any) -> str:
 
 
 def layers_on_source(placement: Any) -> int | None:
-    """How many leading layers run on the source node: the split point seen from the device."""
+    """How many layers run on the source node (the device), wherever they are in the chain:
+    the count the split string shows ("edge 1-33 -> device 34": 1)."""
     if not isinstance(placement, dict) or "nodes" not in placement:
         return None
-    k = 0
-    for n in placement["nodes"]:
-        if n != placement.get("source"):
-            break
-        k += 1
-    return k
+    return sum(1 for n in placement["nodes"] if n == placement.get("source"))
 
 
 def profile_table(long: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -129,7 +125,7 @@ def t3(long: pd.DataFrame, ctx: Context) -> list[Path]:
     caption = ctx.caption(
         f"End-to-end latency of the optimal split ({OPTIMAL_FORMULATION}) against all on the device (local-only), "
         "all on the best remote node (best-remote) and the best two-way device/remote split, per measured DNN and "
-        "uplink bandwidth; gain: (best simple - optimum)/best simple in percent; optimal split: tier of each layer range."
+        "uplink bandwidth; gain: (best simple - optimum)/best simple in percent; optimal split: tier of each layer range; layers on device: how many layers of the optimum run on the source device, wherever in the chain. Statuses: the optimum is that of optimal F2 runs, a simple split the best of its feasible runs (a heuristic that found no solution shows '-')."
         + note,
         rows[rows["formulation"].isin([OPTIMAL_FORMULATION, *SIMPLE_SPLITS])],
     )

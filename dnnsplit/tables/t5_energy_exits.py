@@ -26,6 +26,7 @@ import pandas as pd
 
 from dnnsplit.tables import register_table
 from dnnsplit.tables._render import Context, fmt_num, fmt_pct
+from dnnsplit.tables._stats import STATUS_NOTE
 
 EXIT_SETS = ("exits",)
 SELECT = "F3-exit-select-milp"
@@ -33,7 +34,7 @@ NO_EXITS = "F3-energy-milp"
 FORMULATIONS = (SELECT, "F3-exit-select-lp", NO_EXITS)
 TARGET_PARAM = "accuracy_target_rel"
 DEADLINE_PARAM = "deadline_factor"
-STATUS_RANK = ("optimal", "feasible", "time_limit", "infeasible", "memory_out", "error")
+STATUS_RANK = ("optimal", "feasible", "time_limit", "infeasible", "no_solution", "memory_out", "error")
 
 
 def _param(gen: object, name: str) -> float:
@@ -94,8 +95,9 @@ def t5(long: pd.DataFrame, ctx: Context) -> list[Path]:
         "Energy sum_j lambda_j E[energy_j] (J/s) of the multi-job early-exit instance at each accuracy target "
         "(x the full network's accuracy) and deadline factor (x each job's reference latency): F3 with exit "
         f"selection ({SELECT}; its LP relaxation F3-exit-select-lp) against no exit selection ({NO_EXITS}); "
-        "best evaluated value over backends; status: best over backends. Exit saving: "
-        f"(E[{NO_EXITS}] - E[{SELECT}])/E[{NO_EXITS}]",
+        "best evaluated value over backends' optimal or feasible runs ('-' when none); status: the best over "
+        "backends in the order optimal > feasible > time limit > infeasible (proven) > no solution > memory limit > "
+        f"error. Exit saving: (E[{NO_EXITS}] - E[{SELECT}])/E[{NO_EXITS}]. " + STATUS_NOTE,
         exit_rows(long),
     )
     formats = {c: (lambda v: fmt_num(v, 4)) for c in frame.columns if c.endswith("(J/s)")}
@@ -129,15 +131,15 @@ def f5(long: pd.DataFrame, ctx: Context) -> list[Path]:
             if col not in g.columns or (f == NO_EXITS and shared):
                 continue
             ax.plot(g["deadline factor"], g[col], color=color, linestyle=ls, marker=marker, markersize=4,
-                    label=f"A = {target:g} alpha_L, {label}")
-    ax.set_xlabel("deadline factor (x reference latency)")
-    ax.set_ylabel("energy sum lambda_j E[energy_j] (J/s)")
+                    label=rf"$A = {target:g}\,\alpha_L$, {label}")
+    ax.set_xlabel(r"deadline factor ($\times$ reference latency)")
+    ax.set_ylabel(r"energy $\sum_j \lambda_j\, \mathbb{E}[E_j]$ (J/s)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     caption = ctx.caption(
         f"Energy against the deadline factor, one colour per accuracy target; solid: exit selection ({SELECT}), "
-        f"dashed: no exit selection ({NO_EXITS}); infeasible points left out",
+        f"dashed: no exit selection ({NO_EXITS}); points: optimal or feasible runs; infeasible, no solution, stopped (time or memory limit) and error runs are left out (their status is in T5)",
         exit_rows(long),
     )
     return ctx.save_figure("f5_energy_exits", fig, caption)

@@ -38,6 +38,7 @@ import pandas as pd
 from dnnsplit.results import excess
 from dnnsplit.tables import register_table
 from dnnsplit.tables._render import Context, fmt_num, fmt_pct, set_sort_key
+from dnnsplit.tables._stats import STATUS_NOTE, status_counts
 
 OK = ("optimal", "feasible")
 
@@ -109,6 +110,7 @@ def heuristic_gap_table(long: pd.DataFrame) -> pd.DataFrame:
                 sources.append(ref.loc[h, "source"])
         times = g.groupby("instance_hash")["solve_time"].median()
         gaps_a = np.asarray(gaps, dtype=float)
+        counts = status_counts(g)
         out.append(
             {
                 "set": set_name,
@@ -116,6 +118,9 @@ def heuristic_gap_table(long: pd.DataFrame) -> pd.DataFrame:
                 "reference": reference,
                 "instances": int(g["instance_hash"].nunique()),
                 "with result": int(per_inst.size),
+                "no solution": counts["no solution"],
+                "stopped": counts["time limit"] + counts["memory limit"],
+                "error": counts["error"],
                 "vs optimum": int(sum(s == "optimum" for s in sources)),
                 "vs bound": int(sum(s == "bound" for s in sources)),
                 "median gap %": float(np.median(gaps_a)) if gaps else math.nan,
@@ -151,7 +156,9 @@ def t6(long: pd.DataFrame, ctx: Context) -> list[Path]:
         "and DINA, F3-exit-select-milp for FIN, the same MILP by an exact backend for the price-and-branch colgen "
         "MILPs); where no optimum is known, the best lower bound (the LP relaxation, by the arc form or by column "
         "generation, or the best bound of a run stopped at the time limit), counted in 'vs bound': there the "
-        "gap is an upper bound on the true gap",
+        "gap is an upper bound on the true gap. With result: instances where the heuristic returned a solution "
+        "(feasible); no solution: where it ended without one (no proof of infeasibility); stopped: time or memory "
+        "limit; the median time is over every run, each at its measured time. " + STATUS_NOTE,
         used,
     )
     formats = {c: fmt_pct for c in ("median gap %", "p90 gap %", "worst gap %")}
