@@ -379,3 +379,185 @@ class TransferTables:
             raise NoRoute(f"node {k} is not reachable from node {i}")
         costs = LayeredCosts(np.array([float(size)]), np.zeros((0, self.network.num_nodes)))
         return walk(self.network, row[None, :], costs, int(i), int(k)).paths[0]
+
+
+# ----------------------------------------------------------------------------- columns: price and extract
+
+
+@dataclass(frozen=True)
+class ArcLayout:
+    """The arc numbering of one layered graph priced by a per-arc cost vector (F3's templates):
+    communication arc ``l*|A| + a`` for copies l = 0..L, then computation arc
+    ``(L+1)|A| + (l-1)|C| + k`` for layer l on ``compute_nodes[k]``; ``compute_pos[n]`` = k
+    (-1: not a compute node). Per arc: ``latency`` (finite, the resource of constrained
+    pricing), ``objective`` (summed into each column) and the loads, a CSC matrix
+    resources x arcs as (``load_indptr``, ``load_rows``, ``load_data``) over ``num_resources`` rows
+    (entries of one arc sorted by row, no duplicates)."""
+
+    network: Network
+    num_layers: int
+    compute_nodes: np.ndarray
+    compute_pos: np.ndarray
+    latency: np.ndarray
+    objective: np.ndarray
+    load_indptr: np.ndarray
+    load_rows: np.ndarray
+    load_data: np.ndarray
+    num_resources: int
+
+    @property
+    def num_arcs(self) -> int:
+        return (self.num_layers + 1) * self.network.num_links + self.num_layers * len(self.compute_nodes)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Paths found by :func:`price_columns` / :func:`constrained_columns`: column k belongs to job
+    slot ``slot[k]``, its arcs are ``arcs[arc_ptr[k]:arc_ptr[k+1]]`` (canonical order: links in
+    path order, then computation arcs by layer), its loads ``vals`` (times the job's scale) on
+    resources ``res`` (ascending) over ``res_ptr``, ``latency`` and ``objective`` the sums of the
+    layout's per-arc coefficients (numpy's summation order, so equal to ``x[arcs].sum()``)."""
+
+    slot: np.ndarray
+    arc_ptr: np.ndarray
+    arcs: np.ndarray
+    res_ptr: np.ndarray
+    res: np.ndarray
+    vals: np.ndarray
+    latency: np.ndarray
+    objective: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.slot)
+
+
+def _i64(x) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(x, dtype=np.int64))
+
+
+def _forbidden(forbid: Sequence[np.ndarray | None], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-entry forbidden arcs as a CSR pair (pointer, arcs)."""
+    sizes = [0 if f is None else len(f) for f in forbid]
+    ptr = np.zeros(count + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(sizes) if count else ptr[1:]
+    arcs = np.concatenate([np.asarray(f, np.int64) for f in forbid if f is not None and len(f)]) if any(sizes) \
+        else np.zeros(0, np.int64)
+    return ptr, _i64(arcs)
+
+
+def _columns(out: tuple) -> Columns:
+    _, slot, arc_ptr, arcs, res_ptr, res, vals, lat, obj = out
+    return Columns(slot, arc_ptr, arcs, res_ptr, res, vals, lat, obj)
+
+
+def price_columns(layout: ArcLayout, base: np.ndarray, *, sources: Sequence[int], alpha: Sequence[float],
+                  beta: Sequence[float], forbid: Sequence[np.ndarray | None], pass_jobs: Sequence[int],
+                  sink: Sequence[int], mult: Sequence[float], acc: Sequence[float], sigma: Sequence[float],
+                  scale: Sequence[float], thr: float, method: str = "auto") -> tuple[np.ndarray, Columns]:
+    """Layered shortest paths and their columns for many jobs in one compiled call.
+
+    Pass p: the engine's layered pass from ``sources[p]`` on arc costs ``alpha[p] * base +
+    beta[p] * latency`` (``base`` per arc, inf prunes; arcs ``forbid[p]`` pruned too). Job slots
+    ``pass_jobs[p]:pass_jobs[p+1]`` read ``value = mult * label(sink, L) - acc`` from that pass;
+    a slot whose ``value - sigma < -thr`` gets its path (the one walk) as a column with loads
+    times ``scale``. Returns (value per slot, Columns in slot order)."""
+    net = layout.network
+    base_g = base_graph(net)
+    fn = _kernel("price_paths", _method(method))
+    P, Q = len(sources), len(sink)
+    fptr, farc = _forbidden(forbid, P)
+    value = np.empty(Q)
+    out = fn(*base_g.kernel_arrays(False), _c(base), _c(layout.latency), net.num_links, layout.compute_nodes,
+             layout.compute_pos, _i64(sources), _c(np.asarray(alpha, float)), _c(np.asarray(beta, float)), fptr, farc,
+             _i64(pass_jobs), _i64(sink), _c(np.asarray(mult, float)), _c(np.asarray(acc, float)),
+             _c(np.asarray(sigma, float)), _c(np.asarray(scale, float)), float(thr), layout.load_indptr,
+             layout.load_rows, layout.load_data, _c(layout.latency), _c(layout.objective), layout.num_resources, value)
+    return value, _columns(out)
+
+
+MAX_LABELS = 20_000_000  # a constrained search that needs more labels is reported, never cut short silently
+
+
+def constrained_columns(layout: ArcLayout, base: np.ndarray, *, source: Sequence[int], sink: Sequence[int],
+                        alpha: Sequence[float], beta: Sequence[float], forbid: Sequence[np.ndarray | None],
+                        limit: Sequence[float], acc: Sequence[float], sigma: Sequence[float],
+                        scale: Sequence[float], thr: float, max_labels: int = MAX_LABELS,
+                        method: str = "auto") -> tuple[np.ndarray, np.ndarray, Columns]:
+    """Resource-constrained shortest paths (latency <= ``limit``) and their columns, exactly, by
+    labels with dominance (``_jit.constrained_paths``; its bounds come from reverse layered
+    passes of the one Dijkstra core). Slot q: costs ``alpha[q] * base + beta[q] * latency``
+    (arcs ``forbid[q]`` pruned); ``value[q]`` = cheapest path cost within the limit minus
+    ``acc[q]`` (inf: none; a lower bound of it when the search stopped at a reduced cost >= 0);
+    a column when ``value - sigma < -thr``. Returns (value, labels created per slot, Columns).
+    Raises RuntimeError when a search needs more than ``max_labels`` labels."""
+    net = layout.network
+    fwd, rev = base_graph(net), base_graph(net).reversed()
+    fn = _kernel("constrained_paths", _method(method))
+    Q = len(sink)
+    fptr, farc = _forbidden(forbid, Q)
+    out_ptr, out_link, head = _out_links(net)
+    value = np.empty(Q)
+    used = np.empty(Q, dtype=np.int64)
+    r = rev.kernel_arrays(False)
+    out = fn(*fwd.kernel_arrays(False), *r[:6], out_ptr, out_link, head, _c(base), _c(layout.latency),
+             net.num_links, layout.compute_nodes, layout.compute_pos, _i64(source), _i64(sink),
+             _c(np.asarray(alpha, float)), _c(np.asarray(beta, float)), fptr, farc, _c(np.asarray(limit, float)),
+             _c(np.asarray(acc, float)), _c(np.asarray(sigma, float)), _c(np.asarray(scale, float)), float(thr),
+             int(max_labels), layout.load_indptr, layout.load_rows, layout.load_data, _c(layout.latency),
+             _c(layout.objective), layout.num_resources, value, used)
+    if np.any(used < 0):
+        q = int(np.flatnonzero(used < 0)[0])
+        raise RuntimeError(f"constrained pricing: slot {q} needs more than {max_labels} labels")
+    return value, used, _columns(out)
+
+
+def _out_links(network: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Links grouped by tail (CSR: pointer, link ids in input order) and each link's head."""
+    tail = np.asarray(network.link_source, dtype=np.int64)
+    order = np.argsort(tail, kind="stable").astype(np.int64)
+    ptr = np.zeros(network.num_nodes + 1, dtype=np.int64)
+    np.add.at(ptr, tail + 1, 1)
+    return np.cumsum(ptr), order, _i64(network.link_target)
+
+
+def fixed_arcs(layout: ArcLayout, base: np.ndarray, *, sources: Sequence[int], alpha: Sequence[float],
+               beta: Sequence[float], forbid: Sequence[np.ndarray | None], pass_jobs: Sequence[int],
+               sink: Sequence[int], mult: Sequence[float], acc: Sequence[float], limit: Sequence[float],
+               method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Reduced-cost arc fixing: for each job slot (passes as :func:`price_columns`), the arcs
+    whose cheapest path through them has ``mult * cost - acc >= limit`` (forward labels of the
+    layered pass, copy by copy, plus the arc, plus the reverse pass's labels to the sink: the
+    one Dijkstra core both ways). Returns (slot, arc) arrays."""
+    net = layout.network
+    fwd, rev = base_graph(net), base_graph(net).reversed()
+    fn = _kernel("fix_arcs", _method(method))
+    fptr, farc = _forbidden(forbid, len(sources))
+    return fn(*fwd.kernel_arrays(False), *rev.kernel_arrays(False)[:6], _i64(net.link_source), _i64(net.link_target),
+              _c(base), _c(layout.latency), net.num_links, layout.compute_nodes, _i64(sources),
+              _c(np.asarray(alpha, float)), _c(np.asarray(beta, float)), fptr, farc, _i64(pass_jobs), _i64(sink),
+              _c(np.asarray(mult, float)), _c(np.asarray(acc, float)), _c(np.asarray(limit, float)))
+
+
+def enumerate_columns(layout: ArcLayout, base: np.ndarray, *, sources: Sequence[int], alpha: Sequence[float],
+                      beta: Sequence[float], forbid: Sequence[np.ndarray | None], pass_jobs: Sequence[int],
+                      sink: Sequence[int], mult: Sequence[float], acc: Sequence[float], limit: Sequence[float],
+                      latency_limit: Sequence[float], scale: Sequence[float], max_per_job: int, max_total: int,
+                      method: str = "auto") -> tuple[np.ndarray, Columns]:
+    """Every simple path of each job slot with value ``mult * cost - acc < limit`` and latency
+    at most ``latency_limit`` (passes as :func:`price_columns`), as columns: a depth-first search
+    pruned by the reverse passes' bounds (``_jit.enumerate_paths``). Returns (paths per slot,
+    -1 where a cap was passed and -2 where the search stopped before the slot; Columns)."""
+    net = layout.network
+    fwd, rev = base_graph(net), base_graph(net).reversed()
+    fn = _kernel("enumerate_paths", _method(method))
+    fptr, farc = _forbidden(forbid, len(sources))
+    out_ptr, out_link, head = _out_links(net)
+    counts = np.empty(len(sink), dtype=np.int64)
+    out = fn(*fwd.kernel_arrays(False), *rev.kernel_arrays(False)[:6], out_ptr, out_link, head, _c(base),
+             _c(layout.latency), net.num_links, layout.compute_nodes, layout.compute_pos, _i64(sources),
+             _c(np.asarray(alpha, float)), _c(np.asarray(beta, float)), fptr, farc, _i64(pass_jobs), _i64(sink),
+             _c(np.asarray(mult, float)), _c(np.asarray(acc, float)), _c(np.asarray(limit, float)),
+             _c(np.asarray(latency_limit, float)), _c(np.asarray(scale, float)), int(max_per_job), int(max_total),
+             layout.load_indptr, layout.load_rows, layout.load_data, _c(layout.latency), _c(layout.objective),
+             layout.num_resources, counts)
+    return counts, _columns(out)

@@ -70,13 +70,17 @@ optimal only when that gap is within ``mip_gap``, or 1e-9 when it is not given, 
 (the master MIP itself runs to that gap). If the generated columns hold no
 integer solution, the arc-form MILP (``arc.py``) is solved in the time left when its layered
 graphs have at most ``ARC_FALLBACK_MAX_ARCS`` arcs: it finds a solution or proves the instance
-infeasible (extra["fallback"] = "arc-milp"); beyond that size the record keeps the CG bound with
-status time limit or error.
+infeasible (extra["fallback"] = "arc-milp"); beyond that size (or when the fallback finds
+nothing before it ends) the record keeps the CG bound with status no_solution (the heuristic
+ended without a solution and without a proof), time_limit when the clock stopped it, error only
+when the fallback itself failed.
 Price-and-branch is a heuristic (registered kind "heuristic"): the optimal integer solution may
 need columns that were never generated.
 
 Records carry ``extra``: cg_iterations, columns, bound_history ([iteration, seconds, master
-value, lower bound]), master_time, pricing_time, mip_time, phase1, cg_gap, lp_value, n_jobs.
+value, lower bound]), master_time, pricing_time (the compiled price-and-extract calls: passes,
+walks, column loads), column_time (new columns into the master), mip_time, phase1, cg_gap,
+lp_value, n_jobs.
 """
 
 from __future__ import annotations
@@ -93,10 +97,11 @@ from dnnsplit.results import SolveResult, Status, relative_gap
 from dnnsplit.solvers import highs
 from formulations.f3.master import Column, Master, make_column
 from formulations.f3.model import VARIANTS, F3Data, Variant, column_resources, mark_infeasible
-from formulations.f3.pricing import Pricer
+from formulations.f3.pricing import Batch, Pricer
 from instances.model import Instance
 
 DEFAULT_GAP = 1e-4
+PRICE_TOL = 1e-9  # a column prices out when its reduced cost is below -PRICE_TOL x max(1, |master value|)
 SLACK_TOL = 1e-7
 MIP_SHARE_OF_TIME = 0.3  # integral variants keep this share of the time limit for the master MIP
 ARC_FALLBACK_MAX_ARCS = 2_000_000  # arc-form MILP fallback only below this many layered arcs
@@ -122,9 +127,11 @@ class ColumnGeneration:
         self.J = len(instance.jobs)
         self.history: list[list[float]] = []
         self.best_lb = -np.inf
-        self.master_time = self.pricing_time = self.mip_time = 0.0
+        self.master_time = self.pricing_time = self.column_time = self.mip_time = 0.0
+        self.price_tol = PRICE_TOL
         self.iterations = 0
         self.phase1 = False
+        self.last: tuple | None = None  # (master value, primal, slack used, bound) of the last iteration
         self.notes: dict[str, Any] = {}  # what the result's extra records beyond the CG counters
 
     def elapsed(self) -> float:
@@ -157,19 +164,60 @@ class ColumnGeneration:
             const += gamma[j]
         return w, beta, gamma, const
 
-    def new_columns(self, best: np.ndarray, how: list, y: np.ndarray, fixed: np.ndarray | None = None) -> list[Column]:
-        sigma = y[self.master.conv0 : self.master.conv0 + self.J]
-        rc = best - sigma
+    def last_theta(self) -> np.ndarray:
+        """theta per column at the last master LP solution, 0 for the columns added after it (a
+        time limit can stop the loop between adding columns and re-solving): an LP point of the
+        grown master with the same value."""
+        x = self.last[1]
+        cols = self.master.theta_cols()
+        out = np.zeros(len(cols))
+        known = cols < len(x)
+        out[known] = x[cols[known]]
+        return out
+
+    def run_master(self) -> str | None:
+        """Re-solve the master LP warm within the clock (once cold after a failed warm solve):
+        None when optimal, else "time" (the clock stopped it) or "master: <HiGHS's word>"."""
+        status, word, t = self.master.lp.run(self.clock)
+        self.master_time += t
+        if status == Status.ERROR and not self.clock.expired():
+            status, word, _ = self.resolve_cold()
+        if status == Status.OPTIMAL:
+            return None
+        return "time" if status == Status.TIME_LIMIT or self.clock.expired() else f"master: {word}"
+
+    def resolve_cold(self) -> tuple[Status, str, float]:
+        """HiGHS's warm simplex can end in status "Unknown" after many bound changes (seen on
+        small instances): solve that LP once by interior point with crossover (a fresh vertex
+        basis for the next warm starts), then back to HiGHS's default choice."""
+        lp = self.master.lp
+        self.notes["cold_resolves"] = self.notes.get("cold_resolves", 0) + 1
+        lp.set_option("solver", "ipm")
+        lp.set_option("run_crossover", "on")
+        try:
+            status, word, t = lp.run(self.clock)
+        finally:
+            lp.set_option("solver", "choose")
+        self.master_time += t
+        return status, word, t
+
+    def pricing_round(self, y: np.ndarray, objective: str | None, fixed: np.ndarray | None = None,
+                      **extra: Any) -> tuple[np.ndarray, Batch, float]:
+        """Price every job under the master duals ``y``: (d_j per job, the columns whose reduced
+        cost is below -PRICE_TOL max(1, |z|), the constant of the Lagrangian bound). ``fixed``
+        jobs get no column; ``extra`` goes to :meth:`Pricer.price` (restrictions, constrained jobs)."""
+        w, beta, gamma, const = self.multipliers(y)
+        sigma = y[self.master.conv0 : self.master.conv0 + self.J].copy()
         if fixed is not None:
-            rc = np.where(fixed, 0.0, rc)
-        scale = max(1.0, abs(self.master.lp.objective()))
-        cols = []
-        for j in np.flatnonzero(rc < -1e-9 * scale).tolist():
-            col = make_column(self.d, self.master, j, *self.pricer.path(how[j])[0:2])
-            if col.key in self.master.seen:  # already in the master (numerical noise in the duals)
-                continue
-            cols.append(col)
-        return cols
+            sigma[fixed] = -np.inf
+        thr = self.price_tol * max(1.0, abs(self.master.lp.objective()))
+        best, batch = self.pricer.price(w, beta, gamma, objective, sigma=sigma, thr=thr, **extra)
+        return best, batch, const
+
+    def new_columns(self, batch: Batch) -> list[Column]:
+        """The batch's columns that are not in the master yet (numerical noise in the duals can
+        price out a column the master holds)."""
+        return [c for c in self.master.columns_of(batch) if c.key not in self.master.seen]
 
     # -- setup
     def initial_columns(self) -> list[Column] | str:
@@ -179,13 +227,13 @@ class ColumnGeneration:
         if self.variant.deadlines and self.variant.objective != "latency":
             modes.append("latency")
         cols: list[Column] = []
+        every = np.full(J, np.inf)  # sigma = inf: every job's cheapest path becomes a column
         for mode in modes:
-            best, how = self.pricer.price(zero_w, np.zeros(J), np.zeros(J), mode)
+            best, batch = self.pricer.price(zero_w, np.zeros(J), np.zeros(J), mode, sigma=every)
             for j in range(J):
                 if not np.isfinite(best[j]):
                     return f"{self.d.job_name(j)}: no placement reaches its sink"
-                tpl, route, arcs = self.pricer.path(how[j])
-                cols.append(make_column(self.d, self.master, j, tpl, route, arcs))
+            cols += self.master.columns_of(batch)
             if self.d.accuracy_jobs():  # one column per configuration helps meet accuracy targets
                 for j in self.d.accuracy_jobs():
                     for tpl in self.d.options[j]:
@@ -210,14 +258,12 @@ class ColumnGeneration:
         objective = None if phase == "phase1" else self.variant.objective
         bounded = phase in ("penalised", "final")
         while True:
-            status, word, t = m.run()
-            self.master_time += t
-            if status != Status.OPTIMAL:
-                return f"master: {word}"
+            failed = self.run_master()
+            if failed:
+                return failed
             y, x, z = m.lp.duals(), m.lp.primal(), m.lp.objective()
             t0 = time.perf_counter()
-            w, beta, gamma, const = self.multipliers(y)
-            best, how = self.pricer.price(w, beta, gamma, objective)
+            best, batch, const = self.pricing_round(y, objective, fixed)
             self.pricing_time += time.perf_counter() - t0
             lb = const + float(best.sum())
             slack = float(x[m.slack_cols].sum()) if len(m.slack_cols) else 0.0
@@ -235,12 +281,12 @@ class ColumnGeneration:
             if phase == "phase1" and z <= SLACK_TOL:
                 return "converged"
             t0 = time.perf_counter()
-            cols = self.new_columns(best, how, y, fixed)
+            cols = self.new_columns(batch)
             if phase == "phase1":
                 m.add_columns(cols, cost_scale=0.0)
             else:
                 m.add_columns(cols)
-            self.pricing_time += time.perf_counter() - t0
+            self.column_time += time.perf_counter() - t0
             if not cols:
                 return "converged"
             if self.out_of_time(share):
@@ -255,7 +301,8 @@ class ColumnGeneration:
                 "configurations": int(sum(len(o) for o in self.d.options)), "templates": len(self.d.templates),
                 "cg_iterations": self.iterations, "columns": len(m.columns), "n_rows": m.nrows,
                 "bound_history": self.history, "bound_history_len": len(self.history),
-                "master_time": self.master_time, "pricing_time": self.pricing_time, "mip_time": self.mip_time,
+                "master_time": self.master_time, "pricing_time": self.pricing_time,
+                "column_time": self.column_time, "mip_time": self.mip_time,
                 "phase1": self.phase1, "objective_scale": self.d.scale,
                 "cg_bound": None if not np.isfinite(self.best_lb) else self.best_lb * self.d.scale,
                 **self.notes}
@@ -288,6 +335,10 @@ class ColumnGeneration:
                 return self._times(res, build)
         if how.startswith("master"):
             return self._times(self.result(Status.ERROR, message=how), build)
+        if self.last is None:  # the clock stopped the first master LP
+            lb = self.best_lb * self.d.scale if np.isfinite(self.best_lb) else None
+            return self._times(self.result(Status.TIME_LIMIT, bound=lb, message="time limit in the first master LP"),
+                               build)
         z, x, slack, _ = self.last
         S = self.d.scale
         z *= S  # back to the objective's units
@@ -295,7 +346,7 @@ class ColumnGeneration:
         lb = self.best_lb * S if np.isfinite(self.best_lb) else None
         cg_gap = relative_gap(z, lb) if feasible else None
         self.notes.update(lp_value=z if feasible else None, cg_gap=cg_gap)
-        theta = x[m.theta_cols()]
+        theta = self.last_theta()
         lp_integral = bool(np.all(np.minimum(theta, np.abs(1 - theta)) <= 1e-6))
         if not feasible:  # time ran out before the slacks left
             res = self.result(Status.TIME_LIMIT, bound=lb,
@@ -454,7 +505,7 @@ class ColumnGeneration:
     def residual_without(self, j: int) -> np.ndarray:
         """kappa minus the loads of every other job in the current master solution."""
         m, d = self.master, self.d
-        theta = self.last[1][m.theta_cols()]
+        theta = self.last_theta()
         rows, vals, owner = m.load_arrays()
         weight = theta[owner] * vals
         weight[m.column_job()[owner] == j] = 0.0
@@ -501,7 +552,7 @@ class ColumnGeneration:
             if self.out_of_time(share):
                 ok = False
                 break
-            theta = self.last[1][m.theta_cols()]
+            theta = self.last_theta()
             cand: dict[int, list[tuple[float, int]]] = {}
             for i, (col, val) in enumerate(zip(m.columns, theta.tolist())):
                 if val > 1e-9 and not fixed[col.job]:
@@ -548,7 +599,7 @@ class ColumnGeneration:
         m = self.master
         m.set_slack_bounds(0.0)
         t0 = time.perf_counter()
-        theta = self.last[1][m.theta_cols()]
+        theta = self.last_theta()
         # the start heuristics may use half of the time left; the master MIP keeps the rest
         share = 1.0
         if self.limit is not None:
@@ -610,7 +661,15 @@ class ColumnGeneration:
             if res.status is Status.INFEASIBLE:
                 return replace(res, lp_relaxation=lp_value, extra=extra,
                                message=f"{res.message} (arc-form MILP fallback after price-and-branch)")
-        status = Status.TIME_LIMIT if self.out_of_time() or "time" in mip_status.lower() else Status.ERROR
+        # Stopped by the clock: time limit. Otherwise the heuristic ended without a solution and
+        # without a proof (the columns it generated admit no integer point): no_solution, with
+        # the CG bound; an error only when the fallback itself failed.
+        if self.out_of_time() or "time" in mip_status.lower():
+            status = Status.TIME_LIMIT
+        elif self.notes.get("fallback_status") == Status.ERROR.value:
+            status = Status.ERROR
+        else:
+            status = Status.NO_SOLUTION
         return self.result(status, bound=lb, lp_relaxation=lp_value, lp_integral=lp_integral, nodes=nodes,
                            message=f"price-and-branch found no integer solution over {len(self.master.columns)} "
                                    f"columns ({mip_status}); the CG bound stands")

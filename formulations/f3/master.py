@@ -17,29 +17,40 @@ columns are added and the LP is re-solved warm, never rebuilt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from dnnsplit.options import SolverOptions
-from dnnsplit.results import Status
+from dnnsplit.graph.layered import route_from_arc_path
 from dnnsplit.solvers.highs import IncrementalLP
 from formulations.f3.model import F3Data, Template, column_resources, side_row_names
+from formulations.f3.pricing import Batch
 from instances.evaluate import Route
 
 
-@dataclass
 class Column:
-    """One path of one job: its arcs on the template, the route, and its master coefficients."""
+    """One path of one job: its arcs on the template (canonical order: links in path order, then
+    computation arcs by layer), the route (built from the arcs when first asked), and its master
+    coefficients: cost, latency, capacity rows with their loads."""
 
-    job: int
-    tpl: Template
-    arcs: np.ndarray
-    route: Route  # placement and paths (exits added by the template when decided)
-    cost: float
-    latency: float
-    rows: np.ndarray  # master rows (capacity rows) with the loads
-    vals: np.ndarray
+    __slots__ = ("job", "tpl", "arcs", "_route", "cost", "latency", "rows", "vals")
+
+    def __init__(self, job: int, tpl: Template, arcs: np.ndarray, route: Route | None, cost: float, latency: float,
+                 rows: np.ndarray, vals: np.ndarray) -> None:
+        self.job = job
+        self.tpl = tpl
+        self.arcs = arcs
+        self._route = route
+        self.cost = cost
+        self.latency = latency
+        self.rows = rows  # master rows (capacity rows) with the loads
+        self.vals = vals
+
+    @property
+    def route(self) -> Route:
+        """Placement and paths (exits added by the template when decided)."""
+        if self._route is None:
+            self._route = route_from_arc_path(self.tpl.graph, self.arcs)
+        return self._route
 
     @property
     def key(self) -> tuple[int, int, bytes]:
@@ -91,7 +102,27 @@ class Master:
         self.columns: list[Column] = []
         self.col0: list[int] = []  # master column index of each Column
         self.seen: set[tuple[int, int, bytes]] = set()  # (job, template, arcs) of every column
+        self.job_cols: list[list[int]] = [[] for _ in range(J)]  # positions in ``columns`` per job
+        jobs = d.instance.jobs
+        self._dead_row = np.full(J, -1, np.int64)
+        for j, r in self.dead_row.items():
+            self._dead_row[j] = r
+        self._deadline = np.array([job.deadline if job.deadline else 1.0 for job in jobs], float)
+        self._acc_row = np.full(J, -1, np.int64)
+        for j, r in self.acc_row.items():
+            self._acc_row[j] = r
+        self._target = np.array([job.accuracy_target if job.accuracy_target else 1.0 for job in jobs], float)
         self._loads: tuple | None = None
+
+    def add_convexity_slacks(self) -> None:
+        """One elastic column per job in its convexity row (P.1), with the slacks' cost and
+        bounds: branching may ban every column a job has, and the master must stay feasible
+        (branch-and-price only; price-and-branch never bans a column)."""
+        J = self.J
+        idx = self.lp.add_cols(np.zeros(J), np.zeros(J), np.full(J, np.inf),
+                               [np.array([self.conv0 + j]) for j in range(J)], [np.ones(1)] * J)
+        self.slack_cols = np.concatenate([self.slack_cols, np.asarray(idx, dtype=np.int32)])
+        self.slack_names += [f"{self.d.job_name(j)} has no allowed path (branching)" for j in range(J)]
 
     def set_slack_cost(self, M: float) -> None:
         self.lp.set_costs(self.slack_cols, np.full(len(self.slack_cols), float(M)))
@@ -101,29 +132,87 @@ class Master:
         self.lp.set_bounds(self.slack_cols, np.zeros(k), np.full(k, upper))
 
     def column_rows(self, col: Column) -> tuple[np.ndarray, np.ndarray]:
-        j = col.job
-        rows = [col.rows, np.array([self.conv0 + j])]
-        vals = [col.vals, np.ones(1)]
-        if j in self.dead_row:
-            rows.append(np.array([self.dead_row[j]]))
-            vals.append(np.array([col.latency / self.d.instance.jobs[j].deadline]))
+        """Master rows and coefficients of one column: capacity rows, convexity, deadline,
+        min-max and accuracy rows, in that order (as ``add_columns`` writes them)."""
+        rows, vals, _ = self._entries([col])
+        return rows, vals
+
+    def _entries(self, cols: list[Column]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every column's entries, flat, with the start of each column (vectorised)."""
+        k = len(cols)
+        jobs = np.fromiter((c.job for c in cols), np.int64, k)
+        lat = np.fromiter((c.latency for c in cols), np.float64, k)
+        n_cap = np.fromiter((len(c.rows) for c in cols), np.int64, k)
+        cap_rows = np.concatenate([c.rows for c in cols]) if k else np.zeros(0, np.int64)
+        cap_vals = np.concatenate([c.vals for c in cols]) if k else np.zeros(0)
+        extra_rows, extra_vals, extra_on = [], [], []
+        extra_rows.append(self.conv0 + jobs)
+        extra_vals.append(np.ones(k))
+        extra_on.append(np.ones(k, bool))
+        dead = self._dead_row[jobs]
+        extra_rows.append(dead)
+        extra_vals.append(lat / self._deadline[jobs])
+        extra_on.append(dead >= 0)
         if self.mm:
-            rows.append(np.array([self.mm0 + j]))
-            vals.append(np.array([col.latency]))
-        if j in self.acc_row:
-            rows.append(np.array([self.acc_row[j]]))
-            vals.append(np.array([col.tpl.accuracy / self.d.instance.jobs[j].accuracy_target]))
-        return np.concatenate(rows), np.concatenate(vals)
+            extra_rows.append(self.mm0 + jobs)
+            extra_vals.append(lat)
+            extra_on.append(np.ones(k, bool))
+        acc = self._acc_row[jobs]
+        if len(self.acc_jobs):
+            accuracy = np.fromiter((c.tpl.accuracy if c.tpl.accuracy is not None else 0.0 for c in cols), float, k)
+            extra_vals.append(accuracy / self._target[jobs])
+        else:
+            extra_vals.append(np.zeros(k))
+        extra_rows.append(acc)
+        extra_on.append(acc >= 0)
+        on = np.stack(extra_on, axis=1)  # (k, extras), in row order per column
+        n_extra = on.sum(axis=1)
+        counts = n_cap + n_extra
+        ptr = np.zeros(k + 1, np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        rows = np.empty(int(ptr[-1]), np.int64)
+        vals = np.empty(int(ptr[-1]))
+        owner = np.repeat(np.arange(k), n_cap)
+        cap_start = np.concatenate(([0], np.cumsum(n_cap)[:-1])).astype(np.int64)
+        pos = ptr[:-1][owner] + (np.arange(len(cap_rows)) - cap_start[owner])
+        rows[pos] = cap_rows
+        vals[pos] = cap_vals
+        rank = np.cumsum(on, axis=1) - 1  # position among the column's extras
+        base = ptr[:-1] + n_cap
+        for e in range(on.shape[1]):
+            sel = on[:, e]
+            at = base[sel] + rank[sel, e]
+            rows[at] = extra_rows[e][sel]
+            vals[at] = extra_vals[e][sel]
+        return rows, vals, ptr
 
     def add_columns(self, cols: list[Column], cost_scale: float = 1.0) -> None:
         if not cols:
             return
-        rv = [self.column_rows(c) for c in cols]
+        rows, vals, ptr = self._entries(cols)
+        split = ptr[1:-1]
         idx = self.lp.add_cols([c.cost * cost_scale for c in cols], np.zeros(len(cols)), np.ones(len(cols)),
-                        [r for r, _ in rv], [v for _, v in rv])
+                               np.split(rows, split), np.split(vals, split))
+        first = len(self.columns)
         self.columns.extend(cols)
         self.col0.extend(idx)
         self.seen.update(c.key for c in cols)
+        for i, c in enumerate(cols, start=first):
+            self.job_cols[c.job].append(i)
+
+    def columns_of(self, batch: Batch) -> list[Column]:
+        """The batch's paths as columns (master rows, cost lambda_j obj / S), not yet added."""
+        if not len(batch):
+            return []
+        lam = self.d.rates[batch.job]
+        cost = lam * batch.obj / self.d.scale  # the master minimises objective / S
+        rows = self.row_of_res[batch.res]
+        if np.any(rows < 0):  # pragma: no cover - loads only on compute nodes and links
+            raise RuntimeError("a path loads a resource without a capacity row")
+        a, r = batch.arc_ptr, batch.res_ptr
+        return [Column(int(j), tpl, batch.arcs[a[i]:a[i + 1]], None, float(cost[i]), float(batch.latency[i]),
+                       rows[r[i]:r[i + 1]], batch.vals[r[i]:r[i + 1]])
+                for i, (j, tpl) in enumerate(zip(batch.job.tolist(), batch.tpl))]
 
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Capacity rows, loads and column positions of every column's entries (cached)."""
@@ -139,10 +228,6 @@ class Master:
 
     def theta_cols(self) -> np.ndarray:
         return np.asarray(self.col0, dtype=np.int32)
-
-    def run(self) -> tuple[Status, str, float]:
-        """Re-solve the master LP (warm): (status, HiGHS's word, seconds)."""
-        return self.lp.run()
 
 
 def make_column(d: F3Data, master: Master, j: int, tpl: Template, route: Route, arcs: np.ndarray | None = None) -> Column:
