@@ -22,6 +22,8 @@ from dnnsplit.options import UnsupportedOption
 DELEGATED = {
     "bench": ("dnnsplit.campaign.cli", "run a benchmark campaign, one process per solve"),
     "tables": ("dnnsplit.tables", "turn results into tables and plots"),
+    "export": ("dnnsplit.export", "write a formulation's LP/MILP model (MPS/LP, names map) or a model library"),
+    "plot": ("dnnsplit.plot", "draw one solution: placement and tensor routes on the network (PNG/PDF/SVG)"),
 }
 
 
@@ -65,6 +67,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
     import numpy as np
 
     inst = _load_instance(args.file)
+    if getattr(inst, "problem", None) == "llm":  # LLM pipeline placement (instances/llm)
+        from instances.llm.io import summary_lines
+
+        print("\n".join(summary_lines(inst)))
+        return 0
     net = inst.network
     sizes = inst.sizes
     print(f"instance:  {inst.name}")
@@ -103,11 +110,14 @@ OBJECTIVE_UNITS = {
     "rate_weighted_latency": ("s/s", "sum over jobs of rate x expected latency (seconds of latency per second)"),
     "max_latency": ("s", "the largest latency over jobs and routes, seconds"),
     "energy": ("W", "sum over jobs of rate x expected energy per request (joules per second)"),
+    "throughput": ("tokens/s", "tokens per second from the source to the sink (maximised)"),
 }
 
 
 def annotate_decision(record: dict[str, Any], instance: Any) -> dict[str, Any]:
     """The JSON record with node and link names beside the indices of its decision."""
+    if getattr(instance, "problem", None) == "llm":  # its placement is in extra["llm_placement"]
+        return record
     net = instance.network
     names = net.node_names
 
@@ -236,7 +246,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         print(f"{spec.key} on {inst.name}: {result.status.value}")
         print(f"  objective      {fmt(result.objective)} {unit}  ({result.objective_name}: {what})")
         print(f"  evaluated      {fmt(result.evaluated_objective)} {unit}  (recomputed from the decision by the evaluator)")
-        print(f"  bound          {fmt(result.bound)} {unit}  (proven lower bound); gap {fmt(result.gap)} "
+        side = "upper" if result.objective_name == "throughput" else "lower"
+        print(f"  bound          {fmt(result.bound)} {unit}  (proven {side} bound); gap {fmt(result.gap)} "
               "(|objective - bound| / |objective|)")
         print(f"  LP relaxation  {fmt(result.lp_relaxation)} {unit}")
         print(f"  time           build {result.build_time:.4f} s, solve {result.solve_time:.4f} s, "
@@ -251,6 +262,14 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                     print(f"  job {inst.jobs[j].name}{share}: layers {_placement_text(r, names)}")
             if len(result.decision) > args.max_jobs:
                 print(f"  ... {len(result.decision) - args.max_jobs} more jobs (--max-jobs, or --json for all)")
+        if result.extra.get("llm_placement"):
+            from instances.llm.io import placement_lines
+
+            ev = result.extra.get("evaluation") or {}
+            print(f"  pipelines      {ev.get('pipelines')} (flow paths); latency per token: mean {fmt(ev.get('latency_mean'))}"
+                  f" s, max {fmt(ev.get('latency_max'))} s")
+            for line in placement_lines(inst, result.extra["llm_placement"]):
+                print(f"  {line}")
         if args.out:
             print(f"  record written to {args.out}")
     return 0 if result.status not in (Status.ERROR, Status.MEMORY_OUT) else 1

@@ -26,6 +26,8 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("dnnsplit.tables", 6),
     ("dnnsplit.cli", 7),
     ("dnnsplit.reproduce", 7),
+    ("dnnsplit.export", 7),
+    ("dnnsplit.plot", 7),
     ("benchmarks", 8),
 )
 LAYER = dict(LAYERS)

@@ -165,6 +165,42 @@ def _run_of(h: Any, mip: bool, elapsed: float) -> SolverRun:
     return SolverRun(status_of(name), name, objective, bound, x, SOLVER, version(), iterations, nodes, elapsed, details)
 
 
+def read_model(path: str) -> tuple[SparseModel, list[str], list[str]]:
+    """A model file (MPS or LP, optionally gzipped) read by HiGHS: the SparseModel in the file's
+    column and row order with its column and row names (checks of ``dnnsplit export``)."""
+    import highspy
+    import scipy.sparse as sp
+
+    h = highspy.Highs()
+    _put(h, "output_flag", False)
+    if str(path).endswith(".gz"):  # the highspy wheel reads no .gz: a plain copy first
+        import gzip
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = f"{tmp}/{str(path).rsplit('/', 1)[-1][:-3]}"
+            with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            return read_model(plain)
+    if h.readModel(str(path)) == highspy.HighsStatus.kError:
+        raise ValueError(f"HiGHS cannot read the model file {path}")
+    lp = h.getLp()
+    n, m = lp.num_col_, lp.num_row_
+    a = lp.a_matrix_
+    shape = (m, n)
+    if a.format_ == highspy.MatrixFormat.kRowwise:
+        A = sp.csc_array(sp.csr_array((np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)), shape=shape))
+    else:
+        A = sp.csc_array((np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)), shape=shape)
+    integrality = list(lp.integrality_)
+    integer = np.array([v == highspy.HighsVarType.kInteger for v in integrality], bool) if integrality else None
+    model = SparseModel(np.asarray(lp.col_cost_, float), A, np.asarray(lp.row_lower_, float),
+                        np.asarray(lp.row_upper_, float), np.asarray(lp.col_lower_, float),
+                        np.asarray(lp.col_upper_, float), integer, float(lp.offset_))
+    return model, list(lp.col_names_), list(lp.row_names_)
+
+
 BACKEND = ArrayBackend("highspy", SOLVER, solve, version, LP_OPTIONS, MIP_OPTIONS)
 
 
