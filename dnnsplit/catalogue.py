@@ -23,10 +23,14 @@ MODULES = (
     "formulations.f2_layered",
     "formulations.f3.arc",
     "formulations.f3.colgen",
+    "formulations.f5.flow",
+    "formulations.f5.helix",
+    "formulations.f3.branch_price",
     "heuristics.splits",
     "heuristics.greedy",
     "heuristics.dina",
     "heuristics.fin",
+    "heuristics.llm_pipelines",
 )
 
 

@@ -20,6 +20,7 @@ from typing import Callable
 
 from dnnsplit.options import SolverOptions, UnsupportedOption
 from dnnsplit.results import SolveResult, Status, finalise
+from instances.llm.model import is_llm_instance
 from instances.model import Instance
 
 SolveFn = Callable[[Instance, SolverOptions], SolveResult]
@@ -29,7 +30,7 @@ class ProblemMismatch(ValueError):
     """A pair asked to solve an instance of a problem it does not solve (e.g. a single-job
     formulation on a multi-job instance): refused, never a silent partial answer."""
 
-PROBLEMS = ("single", "multi")
+PROBLEMS = ("single", "multi", "llm")  # "llm": LLM pipeline placement (instances.llm, F5)
 KINDS = ("exact", "heuristic", "bound")
 
 
@@ -40,7 +41,8 @@ class SolverSpec:
     formulation: str  # e.g. "F1-weak", "F2", "F3-latency-milp", "two-way-split"
     backend: str  # e.g. "highspy", "pyomo-highs", "cpsat", "scip", "ortools-mcf"
     solve: SolveFn
-    problem: str  # "single": solves jobs[0] alone, uncapacitated; "multi": all jobs, shared capacity
+    problem: str  # "single": solves jobs[0] alone, uncapacitated; "multi": all jobs, shared capacity;
+    # "llm": an LLM pipeline-placement instance (instances.llm), objective "throughput" (maximised)
     objective: str  # name understood by instances.evaluate.Evaluation.objective
     accepts: frozenset[str] = frozenset({"time_limit"})  # SolverOptions names the backend honours
     kind: str = "exact"  # "exact", "heuristic" (feasible, no proof) or "bound" (LP/CG bound)
@@ -56,6 +58,8 @@ class SolverSpec:
     relaxation: str | None = None
     # once per process, before any clock starts (a JIT compilation, as a library's import)
     prepare: Callable[[], object] | None = None
+    # a further condition on the instance (e.g. Helix's own LP file solves the published case only)
+    applies: Callable[[Instance], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.problem not in PROBLEMS:
@@ -71,6 +75,10 @@ class SolverSpec:
 
     def fits(self, instance: Instance) -> bool:
         """Whether the benchmarks should run this pair on ``instance``."""
+        if (self.problem == "llm") != is_llm_instance(instance):
+            return False
+        if self.applies is not None and not self.applies(instance):
+            return False
         if self.problem == "single" and len(instance.jobs) != 1:
             return False
         limit = self.max_layered_arcs
@@ -139,7 +147,14 @@ def run(spec: SolverSpec, instance: Instance, options: SolverOptions | None = No
 
 
 def check_problem(spec: SolverSpec, instance: Instance) -> None:
-    """Refuse a single-job pair on a multi-job instance (ProblemMismatch, with what to do)."""
+    """Refuse a single-job pair on a multi-job instance, and an LLM pair on a DNN-split instance
+    or the other way round (ProblemMismatch, with what to do)."""
+    if (spec.problem == "llm") != is_llm_instance(instance):
+        kind = "an LLM pipeline-placement" if is_llm_instance(instance) else "a DNN-split"
+        raise ProblemMismatch(f"{spec.key} solves {spec.problem!r} problems; {instance.name!r} is {kind} instance "
+                              "(`dnnsplit solve --list` shows each pair's problem)")
+    if spec.applies is not None and not spec.applies(instance):
+        raise ProblemMismatch(f"{spec.key} does not apply to instance {instance.name!r}: {spec.description}")
     if spec.problem == "single" and len(instance.jobs) != 1:
         raise ProblemMismatch(
             f"{spec.key} solves one job; instance {instance.name!r} has {len(instance.jobs)} jobs "
@@ -156,5 +171,37 @@ def complete(spec: SolverSpec, result: SolveResult, instance: Instance, options:
     result.options = options.to_dict()
     if peak_memory is not None:
         result.peak_memory = peak_memory
+    if spec.problem == "llm":
+        return finalise_llm(result, instance, time_limit=options.time_limit)
     return finalise(result, instance, capacitated=spec.capacitated, memory=spec.memory, deadlines=spec.deadlines,
                     time_limit=options.time_limit)
+
+
+def finalise_llm(result: SolveResult, instance: Instance, *, time_limit: float | None = None) -> SolveResult:
+    """``finalise`` for an LLM pipeline placement: the decision (``extra["llm_placement"]``, a
+    :class:`instances.llm.Placement` as JSON; ``decision`` holds DNN routes only) is checked by
+    the LLM evaluator, which recomputes the throughput (``evaluated_objective``) and the pipelines'
+    latencies (``extra["evaluation"]``). A refused decision, a reported throughput its flows do not
+    carry, or a solution status without a decision becomes an error."""
+    from dataclasses import replace
+
+    from instances.llm import InfeasiblePlacement, Placement, evaluate_placement
+
+    data = result.extra.get("llm_placement")
+    evaluated = None
+    if data is not None:
+        try:
+            ev = evaluate_placement(instance, Placement.from_dict(data))
+            if result.objective is not None and abs(ev.throughput - result.objective) > 1e-6 * max(1.0, ev.throughput):
+                raise InfeasiblePlacement(f"reported throughput {result.objective:.9g} but the decision's flows "
+                                          f"carry {ev.throughput:.9g} tokens/s")
+        except InfeasiblePlacement as err:
+            result = finalise(result, instance, time_limit=time_limit)
+            return replace(result, status=Status.ERROR, message=f"decision refused by the evaluator: {err}")
+        evaluated = ev.throughput
+        result.extra["evaluation"] = ev.summary()
+    elif result.status in (Status.OPTIMAL, Status.FEASIBLE):
+        result = replace(result, status=Status.ERROR, message=result.message or "a solution status without a placement")
+    result = finalise(result, instance, time_limit=time_limit)
+    result.evaluated_objective = evaluated
+    return result

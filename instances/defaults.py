@@ -28,6 +28,11 @@ The first instance of "small", "medium" and "large" is ``canonical(name)``. Sets
 - "fin": six single-job early-exit instances with a deadline and an accuracy target
   (``FIN_INSTANCES``: the first four of ``benchmarks/fin_gamma.py``, where the deadline binds
   tightly, and two with looser deadlines): the FIN gap against gamma (figure F3, table T6).
+- "llm-helix": the published Helix case, LLaMA-70B on 24 GPUs (``instances.llm.helix``; only
+  when the artifact is in ``../shared/helix``, empty otherwise). Table T8, figure F7.
+- "llm": generated LLM clusters (family ``llm-cluster``, ``LLM_INSTANCES``): Llama-2-70B on 24
+  and 42 datacenter GPUs in one region and across 3 regions; Llama-2-7B / Llama-3-8B on edge
+  clusters of 4, 8 and 16 devices. Table T8, figure F7.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from instances.topologies import DEFAULT_ZOO_ARCHIVE
 # in the order tables list them
 SET_NAMES: tuple[str, ...] = (
     "small", "medium", "large", "multi-small", "multi-medium", "multi-jobs", "exits", "profiles", "fin", "zoo-sample",
+    "llm-helix", "llm",
 )
 
 UPLINKS_MBPS = (1, 10, 100, 1000)
@@ -60,6 +66,17 @@ FIN_INSTANCES = (
     ("waxman", 104, 10, 8, 3, 1.05, 0.95),
     ("hierarchical", 105, 10, 10, 3, 2.0, 0.95),
     ("hierarchical", 108, 12, 12, 3, 1.8, 0.9),
+)
+
+# (layout, nodes, regions, model, seed): the generated LLM clusters of set "llm"
+LLM_INSTANCES = (
+    ("datacenter", 24, 1, "llama2_70b", 81),
+    ("datacenter", 24, 3, "llama2_70b", 82),
+    ("datacenter", 42, 1, "llama2_70b", 83),
+    ("datacenter", 42, 3, "llama2_70b", 84),
+    ("edge", 4, 1, "llama2_7b", 85),
+    ("edge", 8, 1, "llama3_8b", 86),
+    ("edge", 16, 1, "llama2_7b", 87),
 )
 
 Spec = tuple[str, str, dict[str, Any]]  # (instance name, family, generate keyword arguments)
@@ -151,6 +168,14 @@ def _specs(name: str) -> list[Spec]:
         return [(f"fin-{fam}-n{n}-L{layers}-x{x}-f{df:g}-s{seed}", fam,
                  dict(seed=seed, nodes=n, layers=layers, exits=x, deadline_factor=df, accuracy_target_rel=acc))
                 for fam, seed, n, layers, x, df, acc in FIN_INSTANCES]
+    if name == "llm-helix":
+        from instances.llm.helix import helix_available
+
+        return [("llm-helix-cluster24-llama2_70b", "llm-cluster", dict(layout="helix24"))] if helix_available() else []
+    if name == "llm":
+        return [(f"llm-{layout}-n{n}-{'lan' if layout == 'edge' else f'r{r}'}-{model}-s{seed}", "llm-cluster",
+                 dict(layout=layout, seed=seed, nodes=n, model=model, **({"regions": r} if layout == "datacenter" else {})))
+                for layout, n, r, model, seed in LLM_INSTANCES]
     raise ValueError(f"unknown default set {name!r}: expected one of {', '.join(SET_NAMES)}")
 
 

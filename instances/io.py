@@ -1,5 +1,9 @@
 """The instance file format (JSON, versioned) with strict validation.
 
+``load``/``loads`` dispatch on the format name: ``dnnsplit-llm-instance`` (LLM pipeline
+placement, F5) is read and validated by ``instances/llm/io.py``, and ``dumps``/``save`` write
+it back in that format.
+
 Format ``dnnsplit-instance``, version 1. Top level (all keys required unless marked optional,
 no other keys allowed)::
 
@@ -460,7 +464,11 @@ def _model_to_dict(m: DNNModel) -> dict[str, Any]:
 
 
 def dumps(inst: Instance) -> str:
-    """Canonical text of the instance (what ``save`` writes)."""
+    """Canonical text of the instance (what ``save`` writes); an LLM instance in its own format."""
+    if getattr(inst, "problem", None) == "llm":
+        from instances.llm.io import llm_dumps
+
+        return llm_dumps(inst)
     return json.dumps(instance_to_dict(inst), sort_keys=True, indent=1, allow_nan=False) + "\n"
 
 
@@ -501,6 +509,10 @@ def loads(text: str, source: str | None = None) -> Instance:
         raise InstanceError("", f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}", source) from None
     except ValueError as err:  # e.g. an integer literal beyond Python's digit limit
         raise InstanceError("", f"not valid JSON: {err}", source) from None
+    from instances.llm.io import is_llm_document, llm_instance_from_dict
+
+    if is_llm_document(data):  # dispatch on the format name: "dnnsplit-llm-instance"
+        return llm_instance_from_dict(data, source)
     return instance_from_dict(data, source)
 
 

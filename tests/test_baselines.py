@@ -30,7 +30,7 @@ from instances.io import instance_from_dict
 from instances.model import Instance
 
 SETTINGS = dict(derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-HEURISTICS = registry.specs(kind="heuristic")
+HEURISTICS = [s for s in registry.specs(kind="heuristic") if s.problem != "llm"]  # LLM ones: tests/test_llm.py
 
 
 # ----------------------------------------------------------------------------- instances

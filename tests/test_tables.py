@@ -74,7 +74,18 @@ def fixture_records() -> list[dict[str, Any]]:
     multi = rec("M", "F3-latency-lp/highspy", 0.3, set_name="multi-small", problem="multi", objective=3.0)
     multi["sizes"] = dict(multi["sizes"], jobs=5, layered_arcs=400)
     out.append(multi)
-    return out + t456_records()
+    return out + t456_records() + llm_records()
+
+
+def llm_records() -> list[dict[str, Any]]:
+    """T8/F7 (LLM placement, throughput maximised): F5-flow optimal, F5-helix stopped, a heuristic."""
+    kw = {"set_name": "llm-helix", "problem": "llm", "objective_name": "throughput"}
+    return [rec("H", "F5-flow/highspy", 1.0, objective=2000.0, evaluated_objective=2000.0, bound=2000.0,
+                lp_relaxation=2000.0, **kw),
+            rec("H", "F5-helix/highspy", 60.0, status="time_limit", objective=1000.0, evaluated_objective=1000.0,
+                bound=150000.0, lp_relaxation=224000.0, **kw),
+            rec("H", "single-pipeline/bottleneck", 0.1, status="feasible", objective=1500.0, evaluated_objective=1500.0,
+                kind="heuristic", **kw)]
 
 
 def _multi(instance: str, pair: str, solve_time: float, jobs: int, set_name: str, **kw: Any) -> dict[str, Any]:
@@ -136,6 +147,8 @@ EXPECTED_FILES = [
     "t5_energy_exits.md", "t5_energy_exits.tex", "t5_energy_exits.csv", "f5_energy_exits.png", "f5_energy_exits.pdf",
     "t6_heuristic_gap.md", "t6_heuristic_gap.tex", "t6_heuristic_gap.csv",
     "f3_fin_gamma.md", "f3_fin_gamma.tex", "f3_fin_gamma.csv", "f3_fin_gamma.png", "f3_fin_gamma.pdf", tables.MANIFEST,
+    "t8_llm.md", "t8_llm.tex", "t8_llm.csv", "t8_llm_heuristics.md", "t8_llm_heuristics.tex", "t8_llm_heuristics.csv",
+    "f7_llm.png", "f7_llm.pdf",
 ]
 
 

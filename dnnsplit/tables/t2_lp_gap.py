@@ -43,7 +43,8 @@ def with_sibling_lp(long: pd.DataFrame) -> pd.DataFrame:
 
 def lp_gap_table(long: pd.DataFrame) -> pd.DataFrame:
     long = with_sibling_lp(long)
-    rows = long[(long["status"] == "optimal") & long["objective"].notna() & long["lp_relaxation"].notna()]
+    rows = long[(long["status"] == "optimal") & long["objective"].notna() & long["lp_relaxation"].notna()
+                & (long["problem"] != "llm")]  # LLM throughput is maximised: its LP gaps are in T8
     if rows.empty:
         return pd.DataFrame()
     rows = rows.assign(_gap=-excess(rows["lp_relaxation"], rows["objective"]))  # (objective - LP) / |objective|
@@ -75,7 +76,7 @@ def t2(long: pd.DataFrame, ctx: Context) -> list[Path]:
     if frame.empty:
         return ctx.skip("no optimal record with an LP-relaxation value")
     filled = with_sibling_lp(long)
-    used = filled[filled["lp_relaxation"].notna() & (filled["status"] == "optimal")]
+    used = filled[filled["lp_relaxation"].notna() & (filled["status"] == "optimal") & (filled["problem"] != "llm")]
     caption = ctx.caption(
         "LP-relaxation gap (objective - LP relaxation)/|objective| in percent, per instance set and formulation "
         "(per instance: median over backends and repeats; then mean, median and maximum over instances). "
