@@ -13,6 +13,11 @@ Defaults: set "small", every pair, 60 s; with ``--benchmark-disable`` (the CI sm
 most 2 instances per set and 10 s. An autouse fixture writes the case's dimensions into
 ``benchmark.extra_info``; the test adds the result record, so
 ``pytest benchmarks/ --benchmark-json=out.json`` is a results file for ``dnnsplit tables``.
+
+Each benchmark's ``group`` is its instance (``<set>/<instance>``), so pytest-benchmark's
+comparison table and ratios set the pairs of one instance side by side, never instances of
+different sizes; its ``params`` hold the case id, the pair and the instance's name and content
+hash (the instance itself is not dumped into the JSON: the hash names it).
 """
 
 from __future__ import annotations
@@ -130,4 +135,18 @@ def _bench_dimensions(request: pytest.FixtureRequest) -> None:
     if "benchmark" in request.fixturenames and "case" in request.fixturenames:
         case = request.getfixturevalue("case")
         if case is not None:
-            request.getfixturevalue("benchmark").extra_info.update(dimensions(case))
+            benchmark = request.getfixturevalue("benchmark")
+            benchmark.extra_info.update(dimensions(case))
+            benchmark.group = group_of(case)
+            benchmark.params = case_params(case)
+
+
+def group_of(case: Case) -> str:
+    """pytest-benchmark's group of a case: its instance, so ratios compare pairs on one instance."""
+    return f"{case.set_name}/{case.instance.name}"
+
+
+def case_params(case: Case) -> dict[str, str]:
+    """What the benchmark JSON keeps of the parameter: ids and the content hash, not the instance."""
+    return {"case": case.id, "pair": case.spec.key, "set": case.set_name, "instance_id": case.instance.name,
+            "instance_hash": case.instance.hash}

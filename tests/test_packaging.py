@@ -1,9 +1,11 @@
 """highspy, OR-Tools and PySCIPOpt in one process, in every import order (highspy >= 1.15 and
-ortools 9.15 clash; SCIP ships its own libraries in its wheel).
+ortools 9.15 clash; SCIP ships its own libraries in its wheel), and Dask's ``distributed`` (the
+campaign's parallel engine) imported before and after all of them.
 
 Each order runs in a fresh interpreter, since a clash is about which shared library is loaded
 first; after the imports each process solves a tiny LP with highspy, a min-cost flow, a CP-SAT
-model and a small MILP with SCIP.
+model and a small MILP with SCIP (and, with distributed, runs one task on an in-process Dask
+cluster; with the ``cluster`` extra installed, writes a SLURMCluster job script).
 """
 
 from __future__ import annotations
@@ -20,6 +22,22 @@ IMPORTS = {
     "ortools": "from ortools.graph.python import min_cost_flow\nfrom ortools.sat.python import cp_model\n",
     "pyscipopt": "import pyscipopt\n",
 }
+DASK_IMPORT = "import distributed\n"
+
+DASK_SOLVE = """
+client = distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+assert client.submit(lambda x: x + 1, 41).result() == 42
+client.close()
+print("dask-ok")
+try:
+    from dask_jobqueue import SLURMCluster
+except ImportError:
+    print("jobqueue-absent")
+else:
+    script = SLURMCluster(cores=4, processes=4, memory="16GB", walltime="02:00:00").job_script()
+    assert "#SBATCH -t 02:00:00" in script and "--nworkers 4" in script and "--nthreads 1" in script, script
+    print("jobqueue-ok")
+"""
 
 SOLVES = """
 import numpy as np
@@ -75,3 +93,14 @@ def test_solver_libraries_in_one_process(order):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["highs-ok", "mcf-ok", "cpsat-ok", "scip-ok"]
+
+
+@pytest.mark.parametrize("dask_first", [True, False], ids=["distributed-first", "distributed-last"])
+def test_dask_beside_the_solver_libraries(dask_first):
+    solvers = "".join(IMPORTS.values())
+    code = (DASK_IMPORT + solvers if dask_first else solvers + DASK_IMPORT) + textwrap.dedent(SOLVES) + textwrap.dedent(DASK_SOLVE)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout.split()
+    assert out[:5] == ["highs-ok", "mcf-ok", "cpsat-ok", "scip-ok", "dask-ok"]
+    assert out[5] in ("jobqueue-ok", "jobqueue-absent")

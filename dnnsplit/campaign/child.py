@@ -41,6 +41,7 @@ import json
 import os
 import resource
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ from typing import Any, Callable
 
 MEMORY_HINTS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "Out of memory")
 POLL_S = 0.1
+EXIT_NO_WORKDIR = 75  # the child's work folder was removed under it (its parent was interrupted)
 
 
 @dataclass(frozen=True)
@@ -154,8 +156,17 @@ def _die_with_parent() -> None:
 
 def _child_entry(target: Callable[[Any, Callable[..., None]], Any], payload: Any, conn: Any, result_path: str,
                  log_path: str, address_space: int | None) -> None:
-    """Runs in the child: output to the log, limits at "ready", the result file at the end."""
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    """Runs in the child: output to the log, limits at "ready", the result file at the end.
+
+    The child ignores SIGINT (and starts with it blocked, see :func:`run_in_child`): a Ctrl-C
+    reaches the whole process group, and the parent, which owns the child's lifetime, kills it. A work folder that is gone (the parent was interrupted
+    and cleaned up) ends the child quietly: nobody is left to read its output.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError:
+        os._exit(EXIT_NO_WORKDIR)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -202,9 +213,12 @@ def _child_entry(target: Callable[[Any, Callable[..., None]], Any], payload: Any
     from dnnsplit.results import json_default
 
     tmp = result_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(out, fh, default=json_default)
-    os.replace(tmp, result_path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, default=json_default)
+        os.replace(tmp, result_path)
+    except FileNotFoundError:  # the parent was interrupted and removed the work folder
+        os._exit(EXIT_NO_WORKDIR)
     conn.close()
 
 
@@ -272,19 +286,41 @@ def _wait(proc: Any, recv: Any, seconds: float | None, wanted: tuple[str, ...]) 
 
 
 def run_in_child(ctx: Any, target: Callable[[Any, Callable[..., None]], Any], payload: Any, limits: Limits,
-                 workdir: Path, name: str = "task") -> ChildOutcome:
-    """Run ``target(payload, stage)`` in a child process of ``ctx`` under ``limits``."""
+                 workdir: Path, name: str = "task", watch: Callable[[], None] | None = None) -> ChildOutcome:
+    """Run ``target(payload, stage)`` in a child process of ``ctx`` under ``limits``.
+
+    ``watch`` (optional) is called while the measured work runs, about once a second or at
+    every resident-memory poll (the campaign samples how many solves run on the machine).
+    """
     result_path = workdir / f"{name}.json"
     log_path = workdir / f"{name}.log"
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_entry, args=(target, payload, send, str(result_path), str(log_path),
                                                   limits.address_space), daemon=True)
-    proc.start()
+    # A Ctrl-C while the child (or the fork server, on first use) starts is held back until the
+    # child is started and then raised where the child is killed: the start itself is never cut
+    # half-way (that left a fork server's child reading an empty pipe: a traceback on the
+    # terminal). SIGINT is blocked in this thread, so the child inherits the blocked mask, and the
+    # Python handler defers it, since another thread of this process (which does not block it)
+    # may receive it.
+    deferred: list[int] = []
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if callable(previous):
+        signal.signal(signal.SIGINT, lambda signum, frame: deferred.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if callable(previous):
+            signal.signal(signal.SIGINT, previous)  # runs a pending SIGINT's handler (deferred) first
     send.close()
     outcome = ChildOutcome(stage="start")
     sampled = 0
     t_ready = None
     try:
+        if deferred and callable(previous):  # the held-back Ctrl-C, now that the child can be killed
+            previous(signal.SIGINT, None)
         got = _wait(proc, recv, limits.ready_timeout, ("loaded", "ready"))
         if got == "loaded":
             outcome.stage = "loaded"
@@ -295,6 +331,8 @@ def run_in_child(ctx: Any, target: Callable[[Any, Callable[..., None]], Any], pa
             t_ready = time.perf_counter()
             deadline = None if limits.wall is None else t_ready + limits.wall
             while proc.is_alive():
+                if watch is not None:
+                    watch()
                 if limits.resident is not None:
                     rss = resident_of(proc.pid) or 0
                     sampled = max(sampled, rss)

@@ -30,27 +30,41 @@ Measurement, per task (``dnnsplit.campaign.child`` is the harness):
 * Single-threaded by default: ``--threads 1`` is the solver option and the BLAS/OpenMP thread
   variables are set to it before any child starts. ``--seed`` is passed where accepted.
 
-Records (``records.py``) are appended with flush + fsync as each task ends; ``--resume`` skips
-keys already in the file. Repeats after the first run only where the first ended optimal or
-feasible (a pair that timed out once would time out again).
+* Preloaded once per fork server (``preload.py``): the solver packages, the catalogue, numba's
+  compiled kernels and one tiny solve by the compiled engine, so a short task costs a fork, the
+  instance load, the warm-up and the result (about 40 ms on the reference machine, was 0.3 s
+  when every child loaded numba's kernels from its disk cache).
+
+Engines (:func:`run_campaign`'s ``engine``): :class:`SequentialEngine` (default: one task at a
+time, the timing reference) or ``dask_engine.DaskEngine`` (``--workers N``, ``--scheduler``).
+Either way this process is the only writer: records (``records.py``) are appended with flush +
+fsync as each task ends, with ``engine``, ``worker``, ``concurrent_solves`` (the most campaign
+solves running on that machine at once during this one: :class:`SolveSlots`), ``task_seconds``
+(the whole task: child start to result), ``code_version`` and the worker's ``machine``.
+``--resume`` skips tasks already in the file, whatever engine wrote them; records of another
+code version (the key's ``@<version>``) are refused unless ``keep_other_versions``. Repeats
+after the first run only where the first ended optimal or feasible (a pair that timed out once
+would time out again); on Dask a repeat waits until its repeat 0 has ended.
 """
 
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from dnnsplit.campaign.child import Limits, classify_exit, run_in_child
+from dnnsplit.campaign.progress import Progress, banner
 from dnnsplit.campaign.records import append_record, build_record, failure_result, now_iso, read_existing
-from dnnsplit.campaign.tasks import OK_STATUSES, CampaignError, Settings, Task, solver_options
+from dnnsplit.campaign.tasks import (OK_STATUSES, CampaignError, Settings, Task, code_version, key_version,
+                                     solver_options, source_digest, task_id)
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 # Imported once in the fork server (before any child forks; with one BLAS thread, importing
@@ -99,17 +113,28 @@ def _warmup_instance() -> Any:
 
 
 def solve_task(task: dict[str, Any], stage: Callable[..., None]) -> dict[str, Any]:
-    """In the child: load the instance, warm up, say ready, solve; the result as a dict."""
+    """In the child: load the instance (and check its hash where the task asks: a file read
+    from a shared path by a Dask worker), warm up, say ready, solve; the result as a dict."""
     from dnnsplit import catalogue
     from dnnsplit.options import SolverOptions
     from instances.io import load
 
+    info: dict[str, Any] = {}
+    if task.get("preload") == "solvers":
+        from dnnsplit.graph.shortest import warm_up_jit
+
+        # 0.0 when the fork server loaded the compiled kernels (preload.py), as it should
+        info["jit_load_s"] = warm_up_jit()
     spec = catalogue.get(task["formulation"], task["backend"])
     instance = load(task["instance_file"])
+    expected = task.get("instance_hash")
+    if task.get("check_hash") and expected and instance.hash != expected:
+        raise ValueError(f"instance file {task['instance_file']} has content hash {instance.hash}, the campaign "
+                         f"planned {expected}: the file differs from the one the task was planned on")
     options = SolverOptions(**task["options"])
     stage("loaded")
     warm = task["warmup"]
-    info: dict[str, Any] = {"warmup": warm}
+    info["warmup"] = warm
     if warm != "none":
         target = instance if warm == "same" else _warmup_instance()
         if spec.fits(target) or warm == "same":
@@ -124,13 +149,88 @@ def solve_task(task: dict[str, Any], stage: Callable[..., None]) -> dict[str, An
 
 
 # ---------------------------------------------------------------------------------------------
+# concurrent solves on this machine
+
+
+class SolveSlots:
+    """How many campaign solves run on this machine at once (any campaign process of this user).
+
+    Each process that runs a solve holds a file named after its pid in a machine-local folder
+    (``$TMPDIR/dnnsplit-solves-<uid>``) while the solve runs; :meth:`count` counts the files
+    of live processes (and removes those of dead ones). A process runs one solve at a time.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or Path(tempfile.gettempdir()) / f"dnnsplit-solves-{os.getuid()}"
+        self.mine = self.folder / str(os.getpid())
+
+    def __enter__(self) -> "SolveSlots":
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.mine.write_text("")
+        except OSError:
+            pass
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self.mine.unlink()
+        except OSError:
+            pass
+
+    def count(self) -> int:
+        n = 0
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return 1
+        for name in names:
+            try:
+                os.kill(int(name), 0)
+                n += 1
+            except ValueError:
+                continue
+            except PermissionError:
+                n += 1
+            except ProcessLookupError:
+                try:
+                    (self.folder / name).unlink()
+                except OSError:
+                    pass
+        return max(n, 1)
+
+
+# ---------------------------------------------------------------------------------------------
 # the parent side of one task
+
+
+def task_payload(task: Task, settings: Settings, code: str) -> dict[str, Any]:
+    """What a child (on this machine or a Dask worker) needs to run ``task``: JSON-ready."""
+    spec = task.spec
+    return {
+        "key": task.key,
+        "formulation": spec.formulation,
+        "backend": spec.backend,
+        "instance_file": str(task.entry.path) if task.entry.path is not None else None,
+        "instance_hash": task.key.split("/", 1)[0],  # = task.entry.instance.hash, without hashing again
+        "check_hash": False,  # the child re-hashes what it loads (Dask workers reading a shared path)
+        "options": solver_options(spec, settings).to_dict(),
+        "warmup": settings.warmup,
+        "preload": settings.preload,
+        "settings": asdict(settings),
+        "code_version": code,
+        "source_digest": source_digest(),
+    }
+
+
+def _settings_of(payload: dict[str, Any]) -> Settings:
+    return Settings(**payload["settings"])
 
 
 class Runner:
     """Runs tasks one at a time in child processes from one multiprocessing context."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, workdir: Path | None = None) -> None:
         self.settings = settings
         for var in THREAD_VARS:  # before the fork server or any child starts
             os.environ.setdefault(var, str(settings.threads))
@@ -138,41 +238,56 @@ class Runner:
         if settings.start_method == "forkserver":
             from dnnsplit.catalogue import plugins
 
-            heavy = list(PRELOAD) if settings.preload == "solvers" else []
+            heavy = list(PRELOAD) if settings.preload in ("solvers", "imports") else []
+            warm = ["dnnsplit.campaign.preload"] if settings.preload == "solvers" else []
             self.ctx.set_forkserver_preload([*heavy, "dnnsplit.catalogue", "dnnsplit.campaign.runner", "instances.io",
-                                             *plugins()])
-        self.tmp = Path(tempfile.mkdtemp(prefix="dnnsplit-bench-"))
+                                             *plugins(), *warm])
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="dnnsplit-bench-", dir=workdir))
         self.count = 0
+        self.slots = SolveSlots()
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def run(self, task: Task) -> dict[str, Any]:
         """Solve one task in a child; return the record fields from the result (or the failure)."""
-        s = self.settings
-        spec = task.spec
-        options = solver_options(spec, s)
-        payload = {
-            "formulation": spec.formulation,
-            "backend": spec.backend,
-            "instance_file": str(task.entry.path),
-            "options": options.to_dict(),
-            "warmup": s.warmup,
-        }
+        return self.run_payload(task_payload(task, self.settings, code_version()))
+
+    def run_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Solve the task of ``payload`` (:func:`task_payload`) in a child: ``{"result", "fields"}``."""
+        from dnnsplit import catalogue
+
+        t_task = time.perf_counter()
+        s = _settings_of(payload)
+        spec = catalogue.get(payload["formulation"], payload["backend"])
         self.count += 1
         limits = Limits(wall=s.time_limit + s.grace, address_space=s.memory_limit, ready_timeout=s.ready_timeout,
                         warmup_timeout=s.time_limit + s.grace)
         started = now_iso()
-        out = run_in_child(self.ctx, solve_task, payload, limits, self.tmp, name=f"task{self.count}")
+        with self.slots:
+            concurrent = [self.slots.count()]
+            last = [time.monotonic()]
+
+            def watch() -> None:  # sample the machine's solves about once a second
+                if time.monotonic() - last[0] >= 1.0:
+                    last[0] = time.monotonic()
+                    concurrent.append(self.slots.count())
+
+            out = run_in_child(self.ctx, solve_task, payload, limits, self.tmp, name=f"task{self.count}", watch=watch)
+            concurrent.append(self.slots.count())
         elapsed = out.wall if out.wall is not None else 0.0
         fields: dict[str, Any] = {
             "started_at": started,
             "finished_at": now_iso(),
             "process_wall": out.wall,
             "exitcode": out.exitcode,
-            "solver_time_limit_passed": options.time_limit is not None,
+            "solver_time_limit_passed": payload["options"].get("time_limit") is not None,
+            "concurrent_solves": max(concurrent),
+            "code_version": payload.get("code_version"),
         }
-        fields.update({k: v for k, v in out.extra.items() if k in ("warmup", "warmup_status", "warmup_seconds")})
+        fields.update({k: v for k, v in out.extra.items() if k in ("warmup", "warmup_status", "warmup_seconds", "jit_load_s")})
         for k in ("baseline_rss", "peak_rss", "cpu_time"):
             if getattr(out, k) is not None:
                 fields[k] = getattr(out, k)
@@ -204,65 +319,163 @@ class Runner:
             if out.stage != "ready":
                 message += f" (before the solve: stage {out.stage})"
             result = failure_result(spec, status, message, elapsed)
+        fields["task_seconds"] = time.perf_counter() - t_task  # the whole task: child start to its end
         return {"result": result, "fields": fields}
 
 
 # ---------------------------------------------------------------------------------------------
-# progress and the campaign loop
+# engines: where tasks run
 
 
-def _clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+@dataclass
+class Done:
+    """A finished task: what the engine ran it on and what came back."""
+
+    task: Task
+    outcome: dict[str, Any]  # {"result", "fields"[, "machine"]}
 
 
-class Progress:
-    """'[ 12/40] 30% failed 1 skipped 2 elapsed 0:41 eta 1:35 F2/highspy small-003' on stderr."""
+class SequentialEngine:
+    """Today's runner: one task at a time in a child of this process (the timing reference)."""
 
-    def __init__(self, total: int, already: int, stream: TextIO | None = None, enabled: bool = True) -> None:
-        self.total, self.done, self.failed, self.skipped = total, already, 0, 0
-        self.ran = 0
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.start = time.monotonic()
-        self._width = 0
+    name = "sequential"
 
-    def update(self, label: str, *, ran: bool = True, failed: bool = False, skipped: bool = False) -> None:
-        self.done += 1
-        self.ran += int(ran)
-        self.failed += int(failed)
-        self.skipped += int(skipped)
-        self.show(label)
+    def __init__(self) -> None:
+        self._runners: dict[tuple[Any, ...], Runner] = {}
+        self._queued: list[tuple[Task, Settings]] = []
+        self._running: tuple[Task, float] | None = None
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.code = code_version()
 
-    def show(self, label: str = "", *, pending: bool = False) -> None:
-        if not self.enabled or (pending and not self.tty):
-            return
-        elapsed = time.monotonic() - self.start
-        remaining = self.total - self.done
-        eta = elapsed / self.ran * remaining if self.ran else (0.0 if remaining == 0 else math.inf)
-        pct = 100.0 * self.done / self.total if self.total else 100.0
-        digits = len(str(self.total))
-        line = (
-            f"[{self.done:>{digits}}/{self.total}] {pct:3.0f}% failed {self.failed} skipped {self.skipped} "
-            f"elapsed {_clock(elapsed)} eta {_clock(eta)} {label}"
-        )
-        if self.tty:
-            pad = max(0, self._width - len(line))
-            self.stream.write("\r" + line + " " * pad)
-            self._width = len(line)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+    def describe(self) -> str:
+        return "sequential (one solve at a time in this process's children)"
 
-    def finish(self) -> None:
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+    def workers(self) -> int:
+        return 1
+
+    def capacity(self) -> int:
+        return 1
+
+    def in_flight(self) -> int:
+        return len(self._queued)
+
+    def submit(self, task: Task, settings: Settings) -> None:
+        self._queued.append((task, settings))
+
+    def running(self) -> list[tuple[Task, float]]:
+        return [self._running] if self._running else []
+
+    def busy(self) -> tuple[int, int]:
+        return (1 if self._running else 0), 1
+
+    def _runner(self, settings: Settings) -> Runner:
+        which = (settings.start_method, settings.preload, settings.threads)
+        if which not in self._runners:
+            self._runners[which] = Runner(settings)
+        runner = self._runners[which]
+        runner.settings = settings
+        return runner
+
+    def wait(self, timeout: float) -> list[Done]:
+        if not self._queued:
+            return []
+        task, settings = self._queued.pop(0)
+        self._running = (task, time.monotonic())
+        try:
+            outcome = self._runner(settings).run_payload(task_payload(task, settings, self.code))
+        finally:
+            self._running = None
+        outcome["fields"].update({"engine": self.name, "worker": self.worker})
+        return [Done(task, outcome)]
+
+    def close(self) -> None:
+        for runner in self._runners.values():
+            runner.close()
+        self._runners.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# resuming: what is done already
+
+
+@dataclass
+class ResumeState:
+    records: int = 0  # records in the file
+    status_of: dict[str, str] = field(default_factory=dict)  # task id (key without version) -> status
+    other_versions: dict[str, int] = field(default_factory=dict)  # code version -> records of planned tasks
+    kept_other: int = 0  # records of other code versions counted as done (--keep-other-versions)
+
+
+def resume_state(tasks: Sequence[Task], existing: Sequence[dict[str, Any]], *, keep_other_versions: bool,
+                 out: Path) -> ResumeState:
+    """Which planned tasks ``existing`` records hold. Records of a planned task measured by
+    another code version are refused (CampaignError) unless ``keep_other_versions``."""
+    code = code_version()
+    planned = {task_id(t.key) for t in tasks}
+    state = ResumeState(records=len(existing))
+    for rec in existing:
+        key = rec["key"]
+        tid = task_id(key)
+        version = key_version(key)
+        if version != code:
+            if tid not in planned:
+                continue
+            label = version or "none (keys written before they carried a code version)"
+            state.other_versions[label] = state.other_versions.get(label, 0) + 1
+            if not keep_other_versions:
+                continue
+            state.kept_other += 1
+        state.status_of.setdefault(tid, str(rec.get("status")))
+    if state.other_versions and not keep_other_versions:
+        raise other_versions_error(out, state.other_versions)
+    return state
+
+
+def other_versions_error(out: Path, other_versions: dict[str, int]) -> CampaignError:
+    """The refusal of records measured by another code version, with what to do."""
+    counts = ", ".join(f"{v}: {n}" for v, n in sorted(other_versions.items()))
+    total = sum(other_versions.values())
+    return CampaignError(
+        f"{out}: {total} records of the planned tasks were measured by another code version ({counts}); "
+        f"this code is {code_version()}. Pass --keep-other-versions (make ... KEEP_VERSIONS=1) to count them as done "
+        f"(the file then mixes versions; each record names its own), or start a new results file (--overwrite, or "
+        f"make reproduce without RESUME=1) to measure everything with this code")
+
+
+def open_results(out: Path, *, resume: bool, overwrite: bool, dry_run: bool = False, log: TextIO | None = None
+                 ) -> list[dict[str, Any]]:
+    """Check ``out`` and return the records already in it (``resume``), with one-line errors for
+    a folder, an unreadable path or a file that needs --resume/--overwrite. Truncates it for
+    ``overwrite``; ``dry_run`` changes nothing on disk."""
+    if out.is_dir():
+        raise CampaignError(f"--out {out}: is a folder; give the results file, e.g. {out / 'campaign.jsonl'}")
+    if out.exists() and not out.is_file():
+        raise CampaignError(f"--out {out}: not a regular file")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CampaignError(f"--out {out}: {parent} is a file, not a folder")
+            break
+    if resume and overwrite:
+        raise CampaignError("--resume and --overwrite exclude each other: --resume continues the file, --overwrite empties it")
+    if out.exists() and out.stat().st_size > 0 and not (resume or overwrite):
+        raise CampaignError(f"{out} exists: pass --resume to continue it or --overwrite to start again")
+    if dry_run:
+        return read_existing(out, repair=False) if resume else []
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            out.write_bytes(b"")
+        existing = read_existing(out, repair=True, log=log) if resume else []
+        with open(out, "a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        raise CampaignError(f"--out {out}: cannot write: {err.strerror or err}") from None
+    return existing
+
+
+# ---------------------------------------------------------------------------------------------
+# the campaign loop
 
 
 @dataclass
@@ -271,8 +484,21 @@ class Summary:
     already: int = 0
     ran: int = 0
     skipped: int = 0
-    failed: int = 0
+    failed: int = 0  # errors (crash, exception): what needs a look
+    limits: int = 0  # stopped by the time or memory limit
     by_status: dict[str, int] | None = None
+
+
+def classify(status: str) -> str:
+    """'solved', 'answered' (proven infeasible, or a heuristic found nothing: a result, not a
+    failure), 'limit' (time or memory) or 'error'."""
+    if status in OK_STATUSES:
+        return "solved"
+    if status in ("infeasible", "no_solution"):
+        return "answered"
+    if status in ("time_limit", "memory_out"):
+        return "limit"
+    return "error"
 
 
 def run_campaign(
@@ -282,66 +508,104 @@ def run_campaign(
     *,
     resume: bool = False,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: bool | Progress = True,
     log: TextIO | None = None,
+    engine: Any = None,
+    keep_other_versions: bool = False,
 ) -> Summary:
-    """Run every task not yet in ``out`` and append its record; return counts."""
+    """Run every task not yet in ``out`` on ``engine`` (default: sequential) and append its
+    record as it ends (this process is the only writer); return counts.
+
+    ``progress`` may be a :class:`Progress` shared by several calls (``make reproduce``: one
+    overall ETA over its stages). An engine passed in stays open; one made here is closed.
+    """
     from dnnsplit import machine
 
     log = log or sys.stderr
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and out.stat().st_size > 0 and not (resume or overwrite):
-        raise CampaignError(f"{out} exists: pass --resume to continue it or --overwrite to start again")
-    if overwrite and not resume:
-        out.write_bytes(b"")
-    existing = read_existing(out, repair=True, log=log) if resume else []
-    status_of: dict[str, str] = {}
-    for rec in existing:
-        status_of.setdefault(rec["key"], str(rec.get("status")))
-    todo = [t for t in tasks if t.key not in status_of]
+    existing = open_results(out, resume=resume, overwrite=overwrite, log=log)
+    state = resume_state(tasks, existing, keep_other_versions=keep_other_versions, out=out)
+    status_of = state.status_of
+    todo = [t for t in tasks if task_id(t.key) not in status_of]
     summary = Summary(planned=len(tasks), already=len(tasks) - len(todo), by_status={})
-    if resume and existing:
-        print(f"{out}: {len(existing)} records present, {summary.already} of {len(tasks)} planned tasks done", file=log)
-    bar = Progress(len(tasks), summary.already, stream=log, enabled=progress)
+    if resume and existing and not isinstance(progress, Progress):  # a shared progress: its caller reports
+        kept = f" ({state.kept_other} measured by other code versions, kept)" if state.kept_other else ""
+        print(f"{out}: {len(existing)} records present, {summary.already} of {len(tasks)} planned tasks done{kept}", file=log)
+    own_engine = engine is None
+    if own_engine and todo:
+        engine = SequentialEngine()
+    if isinstance(progress, Progress):
+        bar, own_bar = progress, False
+    else:
+        bar, own_bar = Progress(stream=log, enabled=bool(progress)), True
+        bar.add_tasks(tasks, settings)
+        todo_ids = {task_id(t.key) for t in todo}
+        bar.mark_done([t for t in tasks if task_id(t.key) not in todo_ids])
+        bar.prior_from_records(existing)
+        if progress and todo:
+            text = banner(len(tasks), len(todo), [settings], bar.estimate,
+                          engine.describe() if engine is not None else "sequential", engine.workers() if engine else 1)
+            print(f"dnnsplit bench: {text}", file=log)
     desc = machine.describe()
     settings_dict = asdict(settings)
-    runner = Runner(settings) if todo else None
+    ids_left = {task_id(t.key) for t in todo}
     try:
         with open(out, "a", encoding="utf-8") as fh:
-            for task in todo:
-                label = f"{task.spec.key} {task.entry.instance.name} r{task.repeat}"
-                if task.repeat > 0 and status_of.get(task.first_key) not in OK_STATUSES:
-                    summary.skipped += 1
-                    bar.update(label + " (skipped: repeat 0 unsolved)", ran=False, skipped=True)
-                    continue
-                assert runner is not None
-                bar.show(label + " ...", pending=True)
-                outcome = runner.run(task)
-                record = build_record(
-                    outcome["result"],
-                    instance=task.entry.instance,
-                    spec=task.spec,
-                    set_name=task.entry.set_name,
-                    instance_file=str(task.entry.path),
-                    repeat=task.repeat,
-                    key=task.key,
-                    source="campaign",
-                    settings=settings_dict,
-                    machine=desc,
-                    extra_fields=outcome["fields"],
-                )
-                append_record(fh, record)
-                status = record["status"]
-                status_of[task.key] = status
-                summary.ran += 1
-                summary.by_status[status] = summary.by_status.get(status, 0) + 1
-                bad = status not in OK_STATUSES
-                summary.failed += int(bad)
-                bar.update(label + f" {status}", failed=bad)
+            if not todo:
+                return summary
+            bar.attach(engine)
+            queue = list(todo)
+            waiting: list[Task] = []  # repeats whose repeat 0 is still running
+            while queue or waiting or engine.in_flight():
+                # hand the engine what it can take; a repeat goes only after its repeat 0 solved
+                while queue and engine.in_flight() < engine.capacity():
+                    task = queue.pop(0)
+                    first = task_id(task.first_key)
+                    if task.repeat > 0 and first not in status_of and first in ids_left:
+                        waiting.append(task)
+                        continue
+                    if task.repeat > 0 and status_of.get(first) not in OK_STATUSES:
+                        summary.skipped += 1
+                        ids_left.discard(task_id(task.key))
+                        bar.finished(task, None, skipped=True)
+                        continue
+                    engine.submit(task, settings)
+                for done in engine.wait(timeout=bar.tick_seconds()):
+                    task, outcome = done.task, done.outcome
+                    record = build_record(
+                        outcome["result"],
+                        instance=task.entry.instance,
+                        spec=task.spec,
+                        set_name=task.entry.set_name,
+                        instance_file=str(task.entry.path),
+                        repeat=task.repeat,
+                        key=task.key,
+                        source="campaign",
+                        settings=settings_dict,
+                        machine=outcome.get("machine") or desc,
+                        extra_fields=outcome["fields"],
+                    )
+                    append_record(fh, record)
+                    status = record["status"]
+                    status_of[task_id(task.key)] = status
+                    ids_left.discard(task_id(task.key))
+                    summary.ran += 1
+                    summary.by_status[status] = summary.by_status.get(status, 0) + 1
+                    kind = classify(status)
+                    summary.failed += int(kind == "error")
+                    summary.limits += int(kind == "limit")
+                    bar.finished(task, record)
+                    # repeats waiting for this task go back to the front of the queue
+                    released = [t for t in waiting if task_id(t.first_key) == task_id(task.key)]
+                    if released:
+                        waiting = [t for t in waiting if t not in released]
+                        queue[:0] = released
+                bar.tick()
+                if not queue and waiting and not engine.in_flight():  # cannot happen: a waiting repeat's first ran
+                    queue, waiting = waiting, []
     finally:
-        bar.finish()
-        if runner is not None:
-            runner.close()
+        bar.detach()
+        if own_bar:
+            bar.finish()
+        if own_engine and engine is not None:
+            engine.close()
     return summary
-
-

@@ -3,13 +3,16 @@
 Tasks are (instance, pair, repeat) for every instance of the named sets (names from
 ``instances.defaults.SET_NAMES``, or instance files and folders), every registered pair whose
 key matches one of the ``--pairs`` patterns (fnmatch) and that ``spec.fits`` the instance.
-Order: repeat, then set, then instance, then pair. ``key`` identifies a task (instance hash,
-pair, repeat, campaign settings).
+Order: repeat, then set, then instance, then pair. ``key`` identifies a task: instance hash,
+pair, repeat, the campaign settings that change a result, and the code version (package version
+and git commit: :func:`code_version`), as ``<hash>/<pair>/r<repeat>/<settings digest>@<code>``;
+the part before ``@`` (:func:`task_id`) is the same task under any code version.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -19,6 +22,11 @@ from typing import Any, Sequence
 OK_STATUSES = frozenset({"optimal", "feasible"})
 WARMUP_MODES = ("tiny", "same", "none")
 START_METHODS = ("forkserver", "spawn")
+# what each fork server loads once (runner.Runner, preload.py): "solvers" = the solver packages,
+# the registry and numba's compiled kernels (the default); "imports" = the packages and the
+# registry only (how it was before the kernels were preloaded: for measuring that); "registry"
+# = the registry only (fastest start; every solve pays its lazy imports)
+PRELOAD_MODES = ("solvers", "imports", "registry")
 
 
 class CampaignError(Exception):
@@ -42,7 +50,7 @@ class Settings:
     warmup: str = "tiny"
     ready_timeout: float = 120.0  # loading the instance; the warm-up gets time_limit + grace
     start_method: str = "forkserver"
-    preload: str = "solvers"  # fork server imports: "solvers" (PRELOAD + registry) or "registry"
+    preload: str = "solvers"  # what the fork server loads: PRELOAD_MODES
 
     def key_fields(self) -> dict[str, Any]:
         return {
@@ -74,10 +82,62 @@ def parse_memory(text: str | int | None) -> int | None:
     return int(value)
 
 
-def task_key(instance_hash: str, pair: str, repeat: int, settings: Settings) -> str:
-    """'<instance hash>/<pair>/r<repeat>/<8 hex of the settings>': unique per task."""
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """The code that measures: '<package version>+<git commit, 12 hex>[.dirty]', or the package
+    version alone outside a git checkout (an installed wheel)."""
+    from importlib import metadata
+
+    from dnnsplit.machine import git_commit
+
+    try:
+        version = metadata.version("dnnsplit")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    commit = git_commit()
+    if not commit:
+        return version
+    head, _, dirty = commit.partition("+")
+    return f"{version}+{head[:12]}" + (".dirty" if dirty else "")
+
+
+SOURCE_PACKAGES = ("dnnsplit", "formulations", "heuristics", "instances")
+
+
+@functools.lru_cache(maxsize=1)
+def source_digest() -> str:
+    """sha256 (16 hex) of the Python sources of the suite's packages: the same code, whether or
+    not git is there to say so (a cluster node without git, an installed wheel)."""
+    import importlib
+
+    h = hashlib.sha256()
+    for name in SOURCE_PACKAGES:
+        try:
+            root = Path(importlib.import_module(name).__file__).parent
+        except (ImportError, TypeError):
+            continue
+        for path in sorted(root.rglob("*.py")):
+            h.update(f"{name}/{path.relative_to(root).as_posix()}\0".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def task_key(instance_hash: str, pair: str, repeat: int, settings: Settings, code: str | None = None) -> str:
+    """'<instance hash>/<pair>/r<repeat>/<8 hex of the settings>@<code version>': unique per task
+    and code version (``code`` defaults to :func:`code_version`)."""
     digest = hashlib.sha256(json.dumps(settings.key_fields(), sort_keys=True).encode()).hexdigest()[:8]
-    return f"{instance_hash}/{pair}/r{repeat}/{digest}"
+    return f"{instance_hash}/{pair}/r{repeat}/{digest}@{code or code_version()}"
+
+
+def task_id(key: str) -> str:
+    """The key without its code version: the same task whatever code measured it."""
+    return key.partition("@")[0]
+
+
+def key_version(key: str) -> str | None:
+    """The code version of a key (None: a key written before keys carried one)."""
+    head, sep, version = key.partition("@")
+    return version if sep else None
 
 
 @dataclass(frozen=True)
@@ -158,13 +218,14 @@ def select_pairs(patterns: Sequence[str]) -> list[Any]:
 
 def plan(entries: Sequence[InstanceEntry], specs: Sequence[Any], repeat: int, settings: Settings) -> list[Task]:
     tasks = []
+    code = code_version()
     for r in range(repeat):
         for entry in entries:
             for spec in specs:
                 if not spec.fits(entry.instance):
                     continue
-                key = task_key(entry.instance.hash, spec.key, r, settings)
-                first = task_key(entry.instance.hash, spec.key, 0, settings)
+                key = task_key(entry.instance.hash, spec.key, r, settings, code)
+                first = task_key(entry.instance.hash, spec.key, 0, settings, code)
                 tasks.append(Task(entry, spec, r, key, first))
     return tasks
 
