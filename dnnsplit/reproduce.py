@@ -69,6 +69,9 @@ FULL: tuple[Stage, ...] = (
     Stage("multi-job jobs sweep", ("multi-jobs",), (*JOBS_SWEEP, "greedy/*", "dina/*"), repeat=1, time_limit=120),
     # T4/F4 branch-and-price row group (exact unsplittable optima on the sweep, about 10 s in all)
     Stage("jobs sweep branch-and-price", ("multi-jobs",), ("F3-latency-milp/colgen-bp",), repeat=1, time_limit=120),
+    # exact unsplittable optima on multi-medium, where the arc MILP does not run: T6 measures greedy and
+    # DINA there against a proven optimum wherever branch-and-price closes it (about 2 min)
+    Stage("multi-medium branch-and-price", ("multi-medium",), ("F3-latency-milp/colgen-bp",), repeat=1, time_limit=60),
     # T5/F5 (energy against accuracy target and deadline, with and without exit selection)
     Stage("early exits", ("exits",), EXIT_PAIRS, repeat=1, time_limit=60),
     # F3 (FIN gap and time against gamma) and the FIN rows of T6: the exact reference once, FIN three times
