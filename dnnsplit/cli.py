@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dnnsplit.options import UnsupportedOption
+from dnnsplit.results import OBJECTIVE_UNITS
 
 # subcommand -> (module with add_arguments/run_cli, help)
 DELEGATED = {
@@ -104,14 +105,6 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-# objective name -> (unit, what it is)
-OBJECTIVE_UNITS = {
-    "latency": ("s", "latency of one request, seconds"),
-    "rate_weighted_latency": ("s/s", "sum over jobs of rate x expected latency (seconds of latency per second)"),
-    "max_latency": ("s", "the largest latency over jobs and routes, seconds"),
-    "energy": ("W", "sum over jobs of rate x expected energy per request (joules per second)"),
-    "throughput": ("tokens/s", "tokens per second from the source to the sink (maximised)"),
-}
 
 
 def annotate_decision(record: dict[str, Any], instance: Any) -> dict[str, Any]:

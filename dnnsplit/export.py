@@ -80,6 +80,7 @@ from typing import IO, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from dnnsplit.results import OBJECTIVE_UNITS
 from dnnsplit.solvers.model import SparseModel
 from instances.model import Instance
 
@@ -88,8 +89,6 @@ SINGLE_FORMULATIONS = (*F1_FORMULATIONS, "F2")
 # formulations with the same optimum (the single-job latency): their records vouch for each other
 SAME_OPTIMUM = frozenset(SINGLE_FORMULATIONS)
 CAMPAIGN = Path(__file__).resolve().parent.parent / "paper_tables" / "results" / "campaign.jsonl"
-OBJECTIVE_UNITS = {"latency": "s", "rate_weighted_latency": "s/s", "max_latency": "s", "energy": "W",
-                   "throughput": "tokens/s"}
 FORMATS = {".mps": "mps", ".lp": "lp", ".mps.gz": "mps", ".lp.gz": "lp"}
 
 
@@ -124,9 +123,8 @@ def terminate_cleanly() -> Iterator[None]:
 
 
 def objective_unit(objective_name: str) -> str:
-    """The unit of a suite objective (s, s/s, W), as ``dnnsplit solve`` prints it (the
-    ``cli.OBJECTIVE_UNITS`` table, which this layer cannot import; a test keeps them equal)."""
-    return OBJECTIVE_UNITS.get(objective_name, "")
+    """The unit of a suite objective (s, s/s, W), as ``dnnsplit solve`` prints it."""
+    return OBJECTIVE_UNITS.get(objective_name, ("", ""))[0]
 
 
 def refuse_llm(instance: Any, command: str = "export") -> None:

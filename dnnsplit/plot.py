@@ -50,6 +50,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dnnsplit.results import OBJECTIVE_UNITS
 from instances.model import Instance
 
 DPI = 150  # of the figure as drawn and saved (PNG pixels per inch)
@@ -63,8 +64,6 @@ TIER_STYLE = {  # tier -> (marker, colour, size, row of the tiered layout)
     "cloud": ("h", "#66c2a5", 220, 3),
 }
 OTHER_TIER = ("o", "#dddddd", 60, 1)
-# the units of cli.OBJECTIVE_UNITS, which this layer cannot import (tests/test_plot.py keeps them equal)
-UNITS = {"latency": "s", "rate_weighted_latency": "s/s", "max_latency": "s", "energy": "W", "throughput": "tokens/s"}
 
 
 class PlotError(Exception):
@@ -391,7 +390,7 @@ def draw(instance: Instance, result: Any, out: Path, *, jobs: Sequence[int] | No
         (zx0, zx1), (zy0, zy1) = zax.get_xlim(), zax.get_ylim()  # as widened to the panel's shape
         ax.add_patch(matplotlib.patches.Rectangle((zx0, zy0), zx1 - zx0, zy1 - zy0, fill=False, ec="#666666",
                                                   lw=0.8, ls=":", zorder=2))
-    unit = UNITS.get(result.objective_name, "")
+    unit = OBJECTIVE_UNITS.get(result.objective_name, ("", ""))[0]
     obj = "-" if result.objective is None else f"{result.objective:.6g} {unit}"
     pair = f"{result.formulation}/{result.backend}" if result.formulation else "result"
     drawn = f"job {chosen[0]}" if len(chosen) == 1 and len(decision) > 1 else \

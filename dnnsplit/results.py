@@ -34,6 +34,16 @@ class Status(str, enum.Enum):
     ERROR = "error"
 
 
+# objective name -> (unit, what it is): how `dnnsplit solve`, `export` and `plot` name it
+OBJECTIVE_UNITS = {
+    "latency": ("s", "latency of one request, seconds"),
+    "rate_weighted_latency": ("s/s", "sum over jobs of rate x expected latency (seconds of latency per second)"),
+    "max_latency": ("s", "the largest latency over jobs and routes, seconds"),
+    "energy": ("W", "sum over jobs of rate x expected energy per request (joules per second)"),
+    "throughput": ("tokens/s", "tokens per second from the source to the sink (maximised)"),
+}
+
+
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
     """|objective - bound| / max(|objective|, 1e-9); None when either is missing or infinite."""
     if objective is None or bound is None or not math.isfinite(objective) or not math.isfinite(bound):

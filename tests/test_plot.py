@@ -220,9 +220,13 @@ def test_llm_instances_are_refused(tmp_path, capsys):
 
 
 def test_units_are_the_cli_units():
-    """plot and export name an objective's unit as `dnnsplit solve` prints it."""
+    """plot and export name an objective's unit as `dnnsplit solve` prints it: from one table."""
     from dnnsplit import export
-    from dnnsplit.cli import OBJECTIVE_UNITS
+    from dnnsplit.results import OBJECTIVE_UNITS
 
-    want = {name: unit for name, (unit, _) in OBJECTIVE_UNITS.items()}
-    assert plot.UNITS == want and export.OBJECTIVE_UNITS == want
+    from dnnsplit import catalogue
+
+    assert {spec.objective for spec in catalogue.specs()} <= set(OBJECTIVE_UNITS)  # every pair's objective has a unit
+    for name, (unit, _) in OBJECTIVE_UNITS.items():
+        assert export.objective_unit(name) == unit
+    assert export.objective_unit("no-such-objective") == ""
