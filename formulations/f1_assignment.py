@@ -75,7 +75,7 @@ from dnnsplit.options import Clock, SolverOptions
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
 from dnnsplit.solvers import array_backends, cpsat, highs, pyomo_highs
-from dnnsplit.solvers.model import ArrayBackend, ArrayBuilder, SolverRun, SparseModel, result_of
+from dnnsplit.solvers.model import ArrayBackend, ArrayBuilder, SolverRun, SparseModel, result_of, without_incumbent
 from instances.evaluate import Route
 from instances.model import Instance
 
@@ -251,12 +251,7 @@ def _finish(d: F1Data, run: SolverRun, x: np.ndarray | None, result: SolveResult
         return result
     result.bound = run.bound
     if x is None:
-        if result.status in (Status.OPTIMAL, Status.FEASIBLE):
-            result.status = Status.ERROR
-        if result.status == Status.TIME_LIMIT and not result.message:
-            result.message = f"time limit reached before any solution ({run.solver} {run.solver_status})"
-        result.message = result.message or run.solver_status
-        return result
+        return without_incumbent(run, result)
     try:
         route = route_from_x(d, x)
     except NoRoute as err:

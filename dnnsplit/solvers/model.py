@@ -226,3 +226,15 @@ def result_of(run: SolverRun, **fields: Any) -> SolveResult:
     base = SolveResult(status=run.status, solver=run.solver, solver_version=run.solver_version,
                        solve_time=run.solve_time, iterations=run.iterations, nodes=run.nodes, extra=extra)
     return replace(base, **fields)
+
+
+def without_incumbent(run: SolverRun, result: SolveResult) -> SolveResult:
+    """A MILP run that returned no solution vector: a claimed optimum without one is an error;
+    a time limit says it found nothing; the message falls back to the solver's status (every
+    MILP formulation's runs read it so)."""
+    if result.status in (Status.OPTIMAL, Status.FEASIBLE):
+        result.status = Status.ERROR
+    if result.status == Status.TIME_LIMIT and not result.message:
+        result.message = f"time limit reached before any solution ({run.solver} {run.solver_status})"
+    result.message = result.message or run.solver_status
+    return result

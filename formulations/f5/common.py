@@ -37,9 +37,9 @@ from typing import Sequence
 import numpy as np
 
 from dnnsplit.options import Clock, SolverOptions
-from dnnsplit.results import SolveResult, Status
+from dnnsplit.results import Status
 from dnnsplit.solvers import highs
-from dnnsplit.solvers.model import ArrayBuilder, SolverRun
+from dnnsplit.solvers.model import ArrayBuilder
 from instances.llm import LLMInstance, Placement
 
 BOUND_ITERATIONS = 10_000
@@ -67,17 +67,6 @@ class F5Data:
 
     def theta(self, n: int) -> np.ndarray:
         return self.instance.nodes[n].throughput
-
-
-def without_incumbent(run: SolverRun, result: SolveResult) -> SolveResult:
-    """A MILP run that returned no solution vector: a claimed optimum without one is an error;
-    a time limit says it found nothing; the message falls back to the solver's status."""
-    if result.status in (Status.OPTIMAL, Status.FEASIBLE):
-        result.status = Status.ERROR
-    if result.status == Status.TIME_LIMIT and not result.message:
-        result.message = f"time limit reached before any solution ({run.solver} {run.solver_status})"
-    result.message = result.message or run.solver_status
-    return result
 
 
 def throughput_bound(instance: LLMInstance) -> float:

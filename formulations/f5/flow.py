@@ -73,8 +73,8 @@ from dnnsplit.options import Clock, SolverOptions
 from dnnsplit.registry import SolverSpec, register
 from dnnsplit.results import SolveResult, Status
 from dnnsplit.solvers import array_backends
-from dnnsplit.solvers.model import ArrayBackend, ArrayBuilder, SolverRun, SparseModel, result_of
-from formulations.f5.common import F5Data, f5_data, without_incumbent
+from dnnsplit.solvers.model import ArrayBackend, ArrayBuilder, SolverRun, SparseModel, result_of, without_incumbent
+from formulations.f5.common import F5Data, f5_data
 from instances.llm import LLMInstance, Placement
 
 VARIANTS = ("F5-flow", "F5-flow-nodes", "F5-flow-plain")
