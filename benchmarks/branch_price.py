@@ -96,7 +96,7 @@ def pricing(jobs: int) -> list[dict]:
     return [rec]
 
 
-def scale_instance(jobs: int) -> Any:
+def scale_instance(jobs: int, load: float = 1.0) -> Any:
     """``scale_multi``'s network and model shape with the 1,000-job case's total load spread over
     ``jobs`` jobs (rates x 1000 / jobs): capacities bind as they do at 1,000 jobs, and the instance
     stays feasible (``scale_multi.instance`` scales rates by sqrt(1000 / jobs), which at 10,000 jobs
@@ -104,13 +104,13 @@ def scale_instance(jobs: int) -> Any:
     from benchmarks.scale_multi import FAMILY, LAYERS, NODES, RATE, SEED, TARGET_JOBS
     from instances.generate import generate
 
-    f = TARGET_JOBS / jobs
+    f = load * TARGET_JOBS / jobs  # load: a fraction of that total load
     return generate(FAMILY, seed=SEED, nodes=NODES, layers=LAYERS, jobs=jobs, rate_range=[RATE[0] * f, RATE[1] * f])
 
 
-def scale(jobs: int, time_limit: float) -> list[dict]:
+def scale(jobs: int, time_limit: float, load: float = 1.0) -> list[dict]:
     t0 = time.perf_counter()
-    inst = scale_instance(jobs)
+    inst = scale_instance(jobs, load)
     log(f"generated {inst.name} in {time.perf_counter() - t0:.1f} s")
     out = [solve("F3-latency-lp", "colgen", inst, mip_gap=0.01, time_limit=time_limit)]
     log(row(out[-1]))
@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("scale", help="10,000 jobs x 100 nodes x 50 layers")
     c.add_argument("--jobs", type=int, default=10_000)
     c.add_argument("--time-limit", type=float, default=600.0)
+    c.add_argument("--load", type=float, default=1.0,
+                   help="fraction of the 1,000-job case's total load (1.0: infeasible at 10,000 jobs, proven)")
     for sp in (s, q, c):
         sp.add_argument("--out", type=Path, help="JSON output")
     args = p.parse_args(argv)
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.what == "pricing":
         records = pricing(args.jobs)
     else:
-        records = scale(args.jobs, args.time_limit)
+        records = scale(args.jobs, args.time_limit, args.load)
     print(HEADER)
     for r in records:
         print(row(r))
