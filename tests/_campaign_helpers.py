@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -68,7 +69,14 @@ def start_campaign(sets: Path | str | Sequence[Path | str], out: Path, *extra: s
                    **popen: object) -> subprocess.Popen:
     popen.setdefault("stdout", subprocess.DEVNULL)
     popen.setdefault("stderr", subprocess.PIPE)
+    # as from a terminal: Ctrl-C interrupts, even where the tests themselves run in the background
+    # of a non-interactive shell (which starts them with SIGINT ignored, and a child inherits that)
+    popen.setdefault("preexec_fn", _default_sigint)
     return subprocess.Popen(campaign_cmd(sets, out, *extra), cwd=ROOT, env=env or campaign_env(), text=True, **popen)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def records(path: Path) -> list[dict]:

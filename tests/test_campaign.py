@@ -22,7 +22,7 @@ from dnnsplit.campaign import cli as campaign
 from dnnsplit.campaign import CampaignError, Settings, classify_exit, parse_memory, read_existing, tail_lines, task_key
 from _campaign_helpers import (MISBEHAVING_ARGS, MISBEHAVING_STATUS, ROOT, SLEEP_ARGS, alive, campaign_cmd,
                                campaign_env, lines_in, make_instances, planned_keys, records, run_campaign_cmd,
-                               wait_for)
+                               start_campaign, wait_for)
 
 
 def test_sigkill_then_resume_gives_the_same_records(tmp_path: Path) -> None:
@@ -300,8 +300,7 @@ def test_ctrl_c_leaves_whole_records_and_no_traceback(tmp_path: Path) -> None:
     inst = make_instances(tmp_path / "inst", 3)
     for n in (1, 2):
         out = tmp_path / f"int{n}.jsonl"
-        proc = subprocess.Popen(campaign_cmd(inst, out, *SLEEP_ARGS), cwd=ROOT, env=campaign_env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        proc = start_campaign(inst, out, *SLEEP_ARGS, start_new_session=True)
         try:
             wait_for(lines_in(out, n), seconds=150, what=f"{n} records")
         finally:
