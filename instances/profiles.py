@@ -76,11 +76,15 @@ class ModelSpecError(ValueError):
     """An unknown model name or a bad model parameter."""
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)
+def shipped_json(filename: str) -> dict[str, Any]:
+    """A JSON file shipped in ``instances/data/`` (package data), parsed once per process."""
+    return json.loads(resources.files("instances").joinpath("data", filename).read_text())
+
+
 def load_profiles() -> dict[str, Any]:
-    """The shipped profile file (package data), parsed once."""
-    text = resources.files("instances").joinpath("data/dnn_profiles.json").read_text()
-    return json.loads(text)
+    """The shipped DNN chain profiles (``dnn_profiles.json``)."""
+    return shipped_json("dnn_profiles.json")
 
 
 def profile_table(name: str) -> dict[str, Any]:

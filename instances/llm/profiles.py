@@ -11,20 +11,17 @@ decode FLOPs at the chosen context, 2 P_mm + 4 d_attn (S + 1) (the file's formul
 
 from __future__ import annotations
 
-import functools
-import json
-from importlib import resources
 from typing import Any
 
 from instances.llm.model import LLMModel
+from instances.profiles import shipped_json
 
 LLM_PROFILE_NAMES = ("llama2_7b", "llama2_13b", "llama2_70b", "llama3_8b")
 
 
-@functools.lru_cache(maxsize=1)
 def load_llm_profiles() -> dict[str, Any]:
-    text = resources.files("instances").joinpath("data/llm_layer_profiles.json").read_text()
-    return json.loads(text)
+    """The shipped Llama layer profiles (``llm_layer_profiles.json``)."""
+    return shipped_json("llm_layer_profiles.json")
 
 
 def llm_profile(name: str) -> dict[str, Any]:
