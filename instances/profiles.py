@@ -79,7 +79,7 @@ class ModelSpecError(ValueError):
 @lru_cache(maxsize=None)
 def shipped_json(filename: str) -> dict[str, Any]:
     """A JSON file shipped in ``instances/data/`` (package data), parsed once per process."""
-    return json.loads(resources.files("instances").joinpath("data", filename).read_text())
+    return json.loads(resources.files("instances").joinpath(f"data/{filename}").read_text())
 
 
 def load_profiles() -> dict[str, Any]:
