@@ -220,6 +220,96 @@ def test_forbidden_arcs_never_appear_in_a_childs_columns() -> None:
             assert B.last[2] > 1e-7 or any(c.job == j for c in used)
 
 
+def reference_branch_score(B, theta, tol=bp.INT_TOL):
+    """The best (rule, min(f, 1 - f) lambda_j) over every job's fractional configuration
+    shares and layer placements, recomputed from the columns' routes (not their arc numbering):
+    rule 2 for a configuration when a job splits over several, else 1 for a placement."""
+    shares: dict[int, list] = {}
+    for i in np.flatnonzero(theta > tol).tolist():
+        c = B.master.columns[i]
+        shares.setdefault(c.job, []).append((float(theta[i]), c))
+    best = None
+    for j, got in shares.items():
+        if max(v for v, _ in got) >= 1 - tol:
+            continue
+        lam = float(B.d.rates[j])
+        cfg: dict[tuple, float] = {}
+        for v, c in got:
+            cfg[c.tpl.config] = cfg.get(c.tpl.config, 0.0) + v
+        if len(cfg) > 1:
+            keys = [(2, min(f, 1 - f) * lam) for f in cfg.values() if tol < f < 1 - tol]
+        else:
+            place: dict[tuple[int, int], float] = {}
+            for v, c in got:
+                for layer, node in enumerate(c.route.placement):
+                    place[(layer, node)] = place.get((layer, node), 0.0) + v
+            keys = [(1, min(f, 1 - f) * lam) for f in place.values() if tol < f < 1 - tol]
+        for k in keys:
+            best = k if best is None or k > best else best
+    return best
+
+
+def test_the_branch_chosen_is_the_most_fractional_decision() -> None:
+    """On fractional roots of random instances (latency and exit selection), the branch chosen
+    has the best (rule, fraction x lambda_j) of a reference scoring from the routes, and a
+    placement branch's children split the job's layer placements: one forbids the node, the
+    other every other node of that layer."""
+    checked = 0
+    for name in ("F3-latency-milp", "F3-exit-select-milp"):
+        for lo in (0, 200, 400):
+            try:
+                B, root, branch = _fractional_root(range(lo, lo + 200), name)
+            except AssertionError:
+                continue
+            theta = B.last[1][B.master.theta_cols()]
+            ref = reference_branch_score(B, theta)
+            rule = {"configuration": 2, "placement": 1, "routing": 0}[branch.rule]
+            if ref is None:
+                assert rule == 0
+            else:
+                assert rule == ref[0]
+                assert branch.fraction * float(B.d.rates[branch.job]) == pytest.approx(ref[1], rel=1e-9)
+            if branch.rule == "placement":
+                (_, keep_one, _), (_, drop_one, _) = branch.children
+                assert len(drop_one) == 1 and drop_one[0] not in keep_one
+                C = len(B.master.columns[0].tpl.graph.compute_nodes)
+                assert len(keep_one) == C - 1
+            checked += 1
+    assert checked >= 2
+
+
+def test_every_branch_of_a_search_is_the_most_fractional_decision() -> None:
+    """Whole searches on two default instances (exit selection on mixed early exits: every
+    rule is used): each branch chosen matches the reference scoring from the routes, and the
+    optimum equals the arc MILP's."""
+    from instances.defaults import default_set
+
+    rules: dict[str, int] = {}
+    for inst in default_set("multi-small"):
+        if not inst.name.endswith(("s34", "s35")):
+            continue
+        B = bp.BranchAndPrice(inst, VARIANTS["F3-exit-select-milp"], SolverOptions(time_limit=120.0))
+        original = B.choose_branch
+
+        def choose(theta, tol=bp.INT_TOL, B=B, original=original):
+            branch = original(theta, tol)
+            ref = reference_branch_score(B, theta, tol)
+            rules[branch.rule] = rules.get(branch.rule, 0) + 1
+            if ref is None:
+                assert branch.rule == "routing"
+            else:
+                assert {"configuration": 2, "placement": 1}[branch.rule] == ref[0]
+                assert branch.fraction * float(B.d.rates[branch.job]) == pytest.approx(ref[1], rel=1e-9)
+            return branch
+
+        B.choose_branch = choose
+        got = B.solve()
+        arc = solve("F3-exit-select-milp", "highspy", inst)
+        assert got.status == arc.status == Status.OPTIMAL, inst.name
+        assert got.objective == pytest.approx(arc.objective, rel=REL), inst.name
+    assert set(rules) == {"configuration", "placement", "routing"}, rules
+
+
 def test_every_node_of_a_tree_respects_its_restrictions() -> None:
     """A whole search: at every node, the master's positive columns obey the node's restrictions
     (columns of the pool that break them are banned), and the result agrees with the arc MILP."""

@@ -127,6 +127,7 @@ CONVEXITY_WEIGHT = 1e3  # phase 1: cost of a job's P.1 slack against 1 for the r
 REDUCED_COST_FIXING = False
 GREEDY_SHARE = 0.2  # the root greedy may use this share of the time limit
 POOL_MIP_SHARE = 0.1  # the pool MIP after the root may use this share of the time left
+ROOT_DIVE_SHARE = 0.2  # the root dive may use this share of the time left
 POOL_MIP_SECONDS = 5.0  # ... or this long without a time limit
 POOL_CLONES = 20_000  # most cloned columns given to one pool MIP
 ENUM_MAX_ROOM = 1e-3  # enumerate only when cutoff - LB is at most this share of the incumbent
@@ -181,6 +182,28 @@ def violates(col: Column, r: Restriction) -> bool:
     return bool(len(r.arcs)) and bool(np.isin(col.arcs, r.arcs).any())
 
 
+def pick(score: np.ndarray, order: np.ndarray) -> int:
+    """The index of the largest score, ties to the smallest ``order`` (the first in column order)."""
+    top = np.flatnonzero(score == score.max())
+    return int(top[np.argmin(order[top])])
+
+
+def banned_columns(m: Master, j: int, r: Restriction) -> list[int]:
+    """Positions in ``m``'s pool of job j's columns that ``r`` forbids (one ``isin`` over all
+    of them)."""
+    pos = m.job_cols[j]
+    if not pos:
+        return []
+    cols = [m.columns[i] for i in pos]
+    bad = np.fromiter((id(c.tpl) in r.templates for c in cols), bool, len(cols))
+    if len(r.arcs):
+        lens = np.fromiter((len(c.arcs) for c in cols), np.int64, len(cols))
+        hit = np.isin(np.concatenate([c.arcs for c in cols]), r.arcs)
+        starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+        bad |= np.add.reduceat(hit, starts) > 0
+    return [i for i, b in zip(pos, bad.tolist()) if b]
+
+
 # ----------------------------------------------------------------------------- the algorithm
 
 
@@ -198,7 +221,7 @@ class BranchAndPrice(ColumnGeneration):
             mask = np.array([job.deadline is not None for job in jobs])
             self.constrained = mask if mask.any() else None
         self.restrict: dict[int, Restriction] = {}
-        self.banned: set[int] = set()
+        self.banned_of: dict[int, set[int]] = {}  # job -> positions of its banned columns
         self.incumbent: list[Column] | None = None
         self.inc_value = np.inf  # scaled (objective / S)
         self.closed_bound = np.inf
@@ -255,6 +278,14 @@ class BranchAndPrice(ColumnGeneration):
         gap = relative_gap(self.inc_value * self.d.scale, self.global_bound() * self.d.scale)
         return gap is not None and gap <= self.tol
 
+    def pricing_round(self, y: np.ndarray, objective: str | None, fixed: np.ndarray | None = None,
+                      **extra: Any) -> tuple[np.ndarray, Any, float]:
+        """``ColumnGeneration.pricing_round`` under the current node's restrictions and with
+        constrained pricing for deadline jobs (also in the inherited dive's loop)."""
+        extra.setdefault("restrict", self.restrict)
+        extra.setdefault("constrained", self.constrained)
+        return super().pricing_round(y, objective, fixed, **extra)
+
     # -- setup
     def initial_columns(self) -> list[Column] | str:
         cols = super().initial_columns()
@@ -303,21 +334,36 @@ class BranchAndPrice(ColumnGeneration):
         self.closed_bound = min(self.closed_bound, node.bound)
 
     def apply(self, node: Node) -> None:
-        """Make the master the node's: ban the pool's columns its restrictions forbid."""
+        """Make the master the node's: ban the pool's columns its restrictions forbid. Only the
+        jobs whose restriction differs from the current master's (a different ``Restriction``
+        object: children share their parent's for every job but the branched one) are
+        re-checked; a job's columns priced under the same restriction obey it."""
         t0 = time.perf_counter()
         m = self.master
-        banned: set[int] = set()
-        for j, r in node.restrict.items():
-            banned.update(i for i in m.job_cols[j] if violates(m.columns[i], r))
-        ban = sorted(banned - self.banned)
-        free = sorted(self.banned - banned)
+        old, new = self.restrict, node.restrict
+        ban: list[int] = []
+        free: list[int] = []
+        for j in set(old) | set(new):
+            r = new.get(j)
+            if r is old.get(j):
+                continue
+            before = self.banned_of.pop(j, set())
+            now = set(banned_columns(m, j, r)) if r is not None else set()
+            if now:
+                self.banned_of[j] = now
+            ban.extend(now - before)
+            free.extend(before - now)
         if ban:
             m.lp.set_bounds([m.col0[i] for i in ban], np.zeros(len(ban)), np.zeros(len(ban)))
         if free:
             m.lp.set_bounds([m.col0[i] for i in free], np.zeros(len(free)), np.ones(len(free)))
-        self.banned = banned
-        self.restrict = node.restrict
+        self.restrict = new
         self.branching_time += time.perf_counter() - t0
+
+    @property
+    def banned(self) -> set[int]:
+        """Positions in the pool of every column the current node bans."""
+        return set().union(*self.banned_of.values()) if self.banned_of else set()
 
     def node_cg(self, node: Node, phase: str = "node") -> str:
         """Column generation at ``node`` (restrictions applied): "pruned", "infeasible",
@@ -431,6 +477,8 @@ class BranchAndPrice(ColumnGeneration):
             self.pool_mip(POOL_MIP_SHARE)
         if self.enumeration_mip(node):
             return "enumerated", None
+        if node.id == 0 and self.root_dive(node) and self.enumeration_mip(node):
+            return "enumerated", None
         t0 = time.perf_counter()
         branch = self.choose_branch(theta)
         if branch is None:  # near-integral shares whose rounding breaks a capacity: split finer
@@ -519,6 +567,35 @@ class BranchAndPrice(ColumnGeneration):
                 m.add_columns([c for c in got if c.key not in m.seen])  # the greedy's own paths join the pool
                 self.new_incumbent(got, value, name or "greedy")
         self.heuristic_time += time.perf_counter() - t0
+
+    def root_dive(self, node: Node) -> bool:
+        """The diving heuristic of ``colgen`` (fractional jobs fixed to their largest LP column
+        in rounds, column generation re-run for the others after each round), at the root when
+        the incumbent is not within the requested gap of the root bound, within ROOT_DIVE_SHARE
+        of the time left: on many jobs, the tree's own dive fixes one decision per node and
+        takes hundreds of nodes to reach an integral point. The master's bounds, slacks and the
+        root duals are restored; columns priced in the dive stay in the pool (they obey the
+        root's restrictions: none). True when it found a better incumbent."""
+        if np.isfinite(self.inc_value) and relative_gap(self.inc_value, node.bound) <= self.tol:
+            return False
+        t0 = time.perf_counter()
+        m = self.master
+        share = 1.0
+        if self.limit is not None:
+            share = min(1.0, (self.elapsed() + ROOT_DIVE_SHARE * max(self.limit - self.elapsed(), 0.0)) / self.limit)
+        last = self.last
+        got = self.dive(share)
+        m.set_slack_bounds(np.inf)  # the dive ends with the slacks at 0 (price-and-branch's master)
+        self.last = last
+        self.counts["root_dives"] = self.counts.get("root_dives", 0) + 1
+        better = False
+        if got is not None and self.fits_all(got):
+            value = self.value_of(got)
+            if value < self.inc_value:
+                self.new_incumbent(got, value, "root dive")
+                better = True
+        self.heuristic_time += time.perf_counter() - t0
+        return better
 
     def exact_mip(self, pool: Master, gap: float) -> None:
         """Make ``pool`` a MIP over its columns solved to ``gap``: mip_abs_gap 0, and HiGHS's
@@ -653,65 +730,92 @@ class BranchAndPrice(ColumnGeneration):
     # -- branching
     def choose_branch(self, theta: np.ndarray, tol: float = INT_TOL) -> Branch | None:
         """The most fractional decision (times lambda_j), configuration before placement before
-        routing (module docstring); shares within ``tol`` of 0 or 1 count as integral."""
-        m, d = self.master, self.d
-        parts: dict[int, list[tuple[float, Column]]] = {}
-        for i in np.flatnonzero(theta > tol).tolist():
-            c = m.columns[i]
-            parts.setdefault(c.job, []).append((float(theta[i]), c))
-        best: tuple[tuple[int, float], Branch] | None = None
-        for j, got in parts.items():
-            if max(v for v, _ in got) >= 1 - tol:
-                continue
-            lam = float(d.rates[j])
-            for cand in self.candidates(j, got, tol):
-                key = ({"configuration": 2, "placement": 1, "routing": 0}[cand.rule], cand.fraction * lam)
-                if best is None or key > best[0]:
-                    best = (key, cand)
-        if best is None:
-            return None
-        return best[1]
+        routing (module docstring); shares within ``tol`` of 0 or 1 count as integral.
 
-    def candidates(self, j: int, got: list[tuple[float, Column]], tol: float = INT_TOL) -> list[Branch]:
-        """Branching candidates of job j from its fractional columns: configurations when they
-        are fractional, else placements, else the routing divergence of its two largest paths."""
-        tpl_flow: dict[int, float] = {}
-        tpl_of: dict[int, Any] = {}
-        for v, c in got:
-            tpl_flow[id(c.tpl)] = tpl_flow.get(id(c.tpl), 0.0) + v
-            tpl_of[id(c.tpl)] = c.tpl
-        out = []
-        if len(tpl_flow) > 1:
-            everyone = frozenset(id(t) for t in self.d.options[j])
-            for key, f in tpl_flow.items():
-                if tol < f < 1 - tol:
-                    none = np.zeros(0, np.int64)
-                    out.append(Branch(j, "configuration",
-                                      ((f"job {j} config {tpl_of[key].config} forced", none, everyone - {key}),
-                                       (f"job {j} config {tpl_of[key].config} forbidden", none, frozenset({key}))),
-                                      0 if f >= 0.5 else 1, min(f, 1 - f)))
-            return out
-        tpl = got[0][1].tpl
-        g = tpl.graph
+        Scored for every fractional job at once: y_{j,c} and x_{j,l,n} are sums of theta over
+        (job, configuration) and (job, computation arc) keys (``np.unique``), the score is
+        (rule, min(f, 1 - f) lambda_j), ties going to the first job and decision in column order;
+        only the chosen decision is built into a :class:`Branch`."""
+        m, d = self.master, self.d
+        pos = np.flatnonzero(theta > tol)
+        if not len(pos):
+            return None
+        cols = [m.columns[i] for i in pos.tolist()]
+        v = theta[pos]
+        job = np.fromiter((c.job for c in cols), np.int64, len(cols))
+        jmax = np.zeros(self.J)
+        np.maximum.at(jmax, job, v)
+        frac = jmax[job] < 1 - tol  # columns of jobs with no column at 1
+        if not frac.any():
+            return None
+        # (job, configuration) flows: y_{j,c}
+        tpl_no: dict[int, int] = {}
+        tpl = np.fromiter((tpl_no.setdefault(id(c.tpl), len(tpl_no)) for c in cols), np.int64, len(cols))
+        T = len(tpl_no)
+        keys, first, inv = np.unique(job * T + tpl, return_index=True, return_inverse=True)
+        y = np.bincount(inv, weights=v)
+        n_cfg = np.bincount(keys // T, minlength=self.J)  # configurations of each job in use
+        lam = d.rates
+        sel = np.flatnonzero(frac[first] & (n_cfg[keys // T] > 1) & (y > tol) & (y < 1 - tol))
+        if len(sel):
+            j = keys[sel] // T
+            k = pick(np.minimum(y[sel], 1 - y[sel]) * lam[j], first[sel])
+            return self.configuration_branch(int(j[k]), cols, v, int(keys[sel][k] % T), tpl)
+        # (job, computation arc) flows of single-configuration jobs: x_{j,l,n}
+        one = np.flatnonzero(frac & (n_cfg[job] == 1))
+        if len(one):
+            lens = np.fromiter((cols[i].tpl.graph.num_layers for i in one.tolist()), np.int64, len(one))
+            arcs = np.concatenate([cols[i].arcs[-n:] for i, n in zip(one.tolist(), lens.tolist())])
+            owner = np.repeat(one, lens)
+            E = int(arcs.max()) + 1
+            keys, first, inv = np.unique(job[owner] * E + arcs, return_index=True, return_inverse=True)
+            x = np.bincount(inv, weights=v[owner])
+            sel = np.flatnonzero((x > tol) & (x < 1 - tol))
+            if len(sel):
+                j = keys[sel] // E
+                k = pick(np.minimum(x[sel], 1 - x[sel]) * lam[j], owner[first[sel]])
+                return self.placement_branch(int(j[k]), cols, v, int(keys[sel][k] % E), job)
+        # routing: placements integral, paths not; the first job in column order with a divergence
+        best: tuple[float, Branch] | None = None
+        A = d.instance.network.num_links
+        seen: set[int] = set()
+        for i in np.flatnonzero(frac).tolist():
+            j = int(job[i])
+            if j in seen or n_cfg[j] != 1:
+                continue
+            seen.add(j)
+            got = [(float(v[k]), cols[k]) for k in np.flatnonzero(job == j).tolist()]
+            div = self.divergence(j, got, A)
+            if div is not None and (best is None or div.fraction * float(lam[j]) > best[0]):
+                best = (div.fraction * float(lam[j]), div)
+        return None if best is None else best[1]
+
+    def configuration_branch(self, j: int, cols: list[Column], v: np.ndarray, key: int, tpl: np.ndarray) -> Branch:
+        """Force | forbid job j's configuration number ``key`` (numbering of ``choose_branch``)."""
+        k = int(np.flatnonzero(tpl == key)[0])
+        chosen = cols[k].tpl
+        f = float(v[(tpl == key) & (np.fromiter((c.job for c in cols), np.int64, len(cols)) == j)].sum())
+        everyone = frozenset(id(t) for t in self.d.options[j])
+        none = np.zeros(0, np.int64)
+        return Branch(j, "configuration",
+                      ((f"job {j} config {chosen.config} forced", none, everyone - {id(chosen)}),
+                       (f"job {j} config {chosen.config} forbidden", none, frozenset({id(chosen)}))),
+                      0 if f >= 0.5 else 1, min(f, 1 - f))
+
+    def placement_branch(self, j: int, cols: list[Column], v: np.ndarray, e: int, job: np.ndarray) -> Branch:
+        """Force | forbid job j's computation arc e (layer l on compute node k)."""
+        mine = np.flatnonzero(job == j).tolist()
+        g = cols[mine[0]].tpl.graph
         L, A, C = g.num_layers, g.num_links, len(g.compute_nodes)
         nc = (L + 1) * A
-        flow: dict[int, float] = {}
-        for v, c in got:
-            for e in c.arcs[-L:].tolist():
-                flow[e] = flow.get(e, 0.0) + v
-        for e, f in flow.items():
-            if tol < f < 1 - tol:
-                l, k = divmod(e - nc, C)
-                others = nc + l * C + np.array([q for q in range(C) if q != k], np.int64)
-                node = int(g.compute_nodes[k])
-                out.append(Branch(j, "placement", ((f"job {j} layer {l + 1} on node {node} forced", others, frozenset()),
-                                                   (f"job {j} layer {l + 1} on node {node} forbidden",
-                                                    np.array([e], np.int64), frozenset())),
-                                  0 if f >= 0.5 else 1, min(f, 1 - f)))
-        if out:
-            return out
-        div = self.divergence(j, got, A)
-        return [div] if div is not None else []
+        f = float(sum(v[i] for i in mine if e in cols[i].arcs[-L:]))
+        l, k = divmod(e - nc, C)
+        others = nc + l * C + np.array([q for q in range(C) if q != k], np.int64)
+        node = int(g.compute_nodes[k])
+        return Branch(j, "placement", ((f"job {j} layer {l + 1} on node {node} forced", others, frozenset()),
+                                       (f"job {j} layer {l + 1} on node {node} forbidden",
+                                        np.array([e], np.int64), frozenset())),
+                      0 if f >= 0.5 else 1, min(f, 1 - f))
 
     def divergence(self, j: int, got: list[tuple[float, Column]], A: int) -> Branch | None:
         """The routing rule: where the two largest paths of j part, split the out-links."""
