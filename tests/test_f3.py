@@ -241,6 +241,29 @@ def test_oversubscribed_instance_is_infeasible_and_names_the_resource(key: str) 
     assert "(C1)" in res.message or "(C2)" in res.message
 
 
+def test_the_explanation_of_an_infeasible_arc_model_leaves_a_margin_before_the_limit(monkeypatch) -> None:
+    """The elastic explanation runs after the proof: the clock it gets ends EXPLAIN_MARGIN
+    before the call's limit, so a slow explanation cannot turn a proven infeasibility into a
+    time-limit result (seen with SCIP's LP on a 450,000-column elastic model)."""
+    from dnnsplit.solvers.model import ArrayBackend
+    from formulations.f3 import arc
+
+    seen: list[tuple[int, float]] = []
+    original = ArrayBackend.run
+
+    def run(self, model, options, clock, *, relax=False):
+        seen.append((model.num_cols, clock.remaining()))
+        return original(self, model, options, clock, relax=relax)
+
+    monkeypatch.setattr(ArrayBackend, "run", run)
+    limit = 100.0
+    res = registry.run(registry.get("F3-latency-milp", "highspy"), line(rate=500.0), SolverOptions(time_limit=limit))
+    assert res.status == Status.INFEASIBLE and "most violated resource" in res.message
+    (n0, left0), (n1, left1) = seen[0], seen[1]  # the proof, then the elastic LP (one more column per row)
+    assert n1 > n0
+    assert left1 <= left0 - max(arc.EXPLAIN_MARGIN[0], arc.EXPLAIN_MARGIN[1] * left0 * 0.99)
+
+
 def test_every_f3_pair_returns_a_checked_decision_on_a_busy_instance() -> None:
     inst = random_instance(7, jobs=4, load=2.0)
     lp = run("F3-latency-lp", "highspy", inst)

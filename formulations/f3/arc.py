@@ -57,7 +57,7 @@ message (the LP relaxation first; the MILP only if the relaxation is feasible).
 Backends: one per array backend of ``dnnsplit.solvers`` (``highspy``, ``scip``: the model from
 sparse arrays, vectorised over jobs) and ``pyomo-highs`` (the same model written algebraically
 in Pyomo: the readable reference). ``time_limit`` is the wall clock of the whole call; the
-elastic explanation of an infeasible model runs in the time left.
+elastic explanation of an infeasible model runs in the time left, less a margin (``EXPLAIN_MARGIN``).
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ from instances.model import Instance
 
 FLOW_TOL = 1e-9
 SLACK_TOL = 1e-7
+EXPLAIN_MARGIN = (2.0, 0.05)  # the elastic explanation ends this long (s, share of the time left) before the limit
 
 
 # ----------------------------------------------------------------------------- array builder
@@ -399,10 +400,15 @@ def _solve_arrays(variant: Variant, adapter: ArrayBackend) -> Callable[[Instance
 def _explain_infeasible(adapter: ArrayBackend, model: SparseModel, elastic: list[tuple[int, int, str]],
                         options: SolverOptions, clock: Clock, result: SolveResult) -> SolveResult:
     """Name the most violated resource with an elastic LP (then MILP) over the side rows, in the
-    time left."""
+    time left less a margin (EXPLAIN_MARGIN): the infeasibility is already proven, and the
+    explanation must not make the call overrun its limit (which would turn the proof into a
+    time-limit result; SCIP's LP on a large elastic model stops a second or so late)."""
     if not elastic:
         result.message = "infeasible (no side constraint)"
         return result
+    left = clock.remaining()
+    if left is not None:
+        clock = Clock(left - max(EXPLAIN_MARGIN[0], EXPLAIN_MARGIN[1] * left))
     el = elastic_model(model, elastic)
     n = model.num_cols
     for relax, how in ((True, "the elastic LP relaxation"), (False, "the elastic MILP")):
