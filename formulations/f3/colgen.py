@@ -528,7 +528,8 @@ class ColumnGeneration:
         after each round; when a round leaves capacity slack, its jobs are fixed one at a time,
         trying each of their LP columns, then the cheapest path that fits the capacity the other
         jobs leave (``fit_path``). Big-M slacks keep the master feasible during the dive
-        and must be 0 at the end. Returns one column per job, or None."""
+        and must be 0 at the end. Returns one column per job, or None. A dive stopped by the
+        clock is completed by the greedy (``complete_dive``) instead of being dropped."""
         m = self.master
         m.set_slack_bounds(np.inf)
         m.set_slack_cost(self.big_m)
@@ -590,10 +591,26 @@ class ColumnGeneration:
                         ok = False
                         break
         result = [m.columns[chosen[j]] for j in range(self.J)] if ok and fixed.all() else None
+        if result is None and chosen and self.out_of_time(share):
+            result = self.complete_dive(chosen)
         for j, i in list(chosen.items()):  # undo the fixings and the slacks
             fix(j, i, False)
         m.set_slack_bounds(0.0)
         return result
+
+    def complete_dive(self, chosen: dict[int, int]) -> list[Column] | None:
+        """The sequential greedy from a dive stopped by the clock: the jobs it fixed first, each
+        preferring its fixed column, then the others by their largest share in the last master
+        solution, each preferring its LP columns (every column checked against the residual
+        capacities, ``fit_path`` when none fits). One column per job, or None."""
+        m = self.master
+        shares = self.lp_preferences(self.last_theta())  # job -> [(share, column)], largest first
+        prefer = {j: [c for _, c in cols] for j, cols in shares.items()}
+        top = {j: -cols[0][0] for j, cols in shares.items()}
+        for j, i in chosen.items():
+            prefer[j] = [m.columns[i]]
+        rest = sorted((j for j in range(self.J) if j not in chosen), key=lambda j: (top.get(j, 0.0), -self.d.rates[j]))
+        return self.greedy(list(chosen) + rest, prefer)
 
     def price_and_branch(self, lp_value: float, lb: float | None, lp_integral: bool) -> SolveResult:
         m = self.master
