@@ -60,7 +60,12 @@ basis carries over; only the bounds of banned columns change). Incumbents: integ
 (``colgen.ColumnGeneration.greedy_orders``) before the first branching.
 After the root LP, a pool MIP (the restricted master over every generated column, plus each
 pool path given to the other jobs of the same configuration, source and sink: ``clones``) in its
-own HiGHS object, within POOL_MIP_SHARE of the time left, gives an early incumbent.
+own HiGHS object, within POOL_MIP_SHARE of the time left, gives an early incumbent. When
+neither closes the root (nor enumeration, below) and the incumbent is not within the gap of
+the root bound, the root dive (``colgen.ColumnGeneration.dive``: fractional jobs fixed to their
+largest LP column in rounds, column generation re-run for the others; completed by the greedy
+when the clock stops it) runs within ROOT_DIVE_SHARE of the time left: on thousands of jobs the
+tree's own dive fixes one decision per node and reaches no integral node in hundreds of nodes.
 
 Closing a node by enumeration (``enumeration_mip``). With the node's last duals, every
 solution of the subtree costs at least LB + sum_j (value_j(p_j) - d_j), so a solution below the
@@ -92,9 +97,10 @@ bb_trace ([seconds, nodes explored, open nodes, global bound, incumbent or None]
 node and at every new incumbent: a primal-dual integral can be computed from it),
 incumbent_history ([seconds, value, source]), master_time, pricing_time (compiled passes,
 label searches, walks and column loads), column_time (new columns into the master),
-branching_time (choosing the candidate, banning and restoring columns), heuristic_time,
-phase1_nodes, infeasible_nodes, pruned_nodes, integral_nodes, labels (created by constrained
-pricing), tolerance, price_tolerance.
+branching_time (choosing the candidate, banning and restoring columns), heuristic_time
+(greedy, pool MIP, enumeration, root dive; the dive's master and pricing seconds are also in
+master_time and pricing_time), phase1_nodes, infeasible_nodes, pruned_nodes, integral_nodes,
+root_dives, labels (created by constrained pricing), tolerance, price_tolerance.
 """
 
 from __future__ import annotations
