@@ -284,6 +284,13 @@ class BranchAndPrice(ColumnGeneration):
         gap = relative_gap(self.inc_value * self.d.scale, self.global_bound() * self.d.scale)
         return gap is not None and gap <= self.tol
 
+    def share_after(self, fraction: float) -> float:
+        """The share of the time limit used once ``fraction`` of the time left is spent (for
+        ``out_of_time``; 1.0 without a limit): the budget of a heuristic phase."""
+        if self.limit is None:
+            return 1.0
+        return min(1.0, (self.elapsed() + fraction * max(self.limit - self.elapsed(), 0.0)) / self.limit)
+
     def pricing_round(self, y: np.ndarray, objective: str | None, fixed: np.ndarray | None = None,
                       **extra: Any) -> tuple[np.ndarray, Any, float]:
         """``ColumnGeneration.pricing_round`` under the current node's restrictions and with
@@ -365,11 +372,6 @@ class BranchAndPrice(ColumnGeneration):
             m.lp.set_bounds([m.col0[i] for i in free], np.zeros(len(free)), np.ones(len(free)))
         self.restrict = new
         self.branching_time += time.perf_counter() - t0
-
-    @property
-    def banned(self) -> set[int]:
-        """Positions in the pool of every column the current node bans."""
-        return set().union(*self.banned_of.values()) if self.banned_of else set()
 
     def node_cg(self, node: Node, phase: str = "node") -> str:
         """Column generation at ``node`` (restrictions applied): "pruned", "infeasible",
@@ -562,9 +564,7 @@ class BranchAndPrice(ColumnGeneration):
     def root_heuristic(self, theta: np.ndarray) -> None:
         """The sequential greedy of ``colgen`` over the root LP columns (an early incumbent)."""
         t0 = time.perf_counter()
-        share = 1.0
-        if self.limit is not None:
-            share = min(1.0, (self.elapsed() + GREEDY_SHARE * max(self.limit - self.elapsed(), 0.0)) / self.limit)
+        share = self.share_after(GREEDY_SHARE)
         got, name = self.greedy_orders(theta, share)
         if got is not None and self.fits_all(got):
             value = self.value_of(got)
@@ -586,12 +586,9 @@ class BranchAndPrice(ColumnGeneration):
             return False
         t0 = time.perf_counter()
         m = self.master
-        share = 1.0
-        if self.limit is not None:
-            share = min(1.0, (self.elapsed() + ROOT_DIVE_SHARE * max(self.limit - self.elapsed(), 0.0)) / self.limit)
+        share = self.share_after(ROOT_DIVE_SHARE)
         last = self.last
         got = self.dive(share)
-        m.set_slack_bounds(np.inf)  # the dive ends with the slacks at 0 (price-and-branch's master)
         self.last = last
         self.counts["root_dives"] = self.counts.get("root_dives", 0) + 1
         better = False
@@ -766,7 +763,7 @@ class BranchAndPrice(ColumnGeneration):
         if len(sel):
             j = keys[sel] // T
             k = pick(np.minimum(y[sel], 1 - y[sel]) * lam[j], first[sel])
-            return self.configuration_branch(int(j[k]), cols, v, int(keys[sel][k] % T), tpl)
+            return self.configuration_branch(int(j[k]), cols, v, int(keys[sel][k] % T), tpl, job)
         # (job, computation arc) flows of single-configuration jobs: x_{j,l,n}
         one = np.flatnonzero(frac & (n_cfg[job] == 1))
         if len(one):
@@ -784,23 +781,21 @@ class BranchAndPrice(ColumnGeneration):
         # routing: placements integral, paths not; the first job in column order with a divergence
         best: tuple[float, Branch] | None = None
         A = d.instance.network.num_links
-        seen: set[int] = set()
-        for i in np.flatnonzero(frac).tolist():
-            j = int(job[i])
-            if j in seen or n_cfg[j] != 1:
-                continue
-            seen.add(j)
-            got = [(float(v[k]), cols[k]) for k in np.flatnonzero(job == j).tolist()]
+        shares: dict[int, list[tuple[float, Column]]] = {}  # job -> its columns, in column order
+        for i in np.flatnonzero(frac & (n_cfg[job] == 1)).tolist():
+            shares.setdefault(int(job[i]), []).append((float(v[i]), cols[i]))
+        for j, got in shares.items():
             div = self.divergence(j, got, A)
             if div is not None and (best is None or div.fraction * float(lam[j]) > best[0]):
                 best = (div.fraction * float(lam[j]), div)
         return None if best is None else best[1]
 
-    def configuration_branch(self, j: int, cols: list[Column], v: np.ndarray, key: int, tpl: np.ndarray) -> Branch:
+    def configuration_branch(self, j: int, cols: list[Column], v: np.ndarray, key: int, tpl: np.ndarray,
+                             job: np.ndarray) -> Branch:
         """Force | forbid job j's configuration number ``key`` (numbering of ``choose_branch``)."""
         k = int(np.flatnonzero(tpl == key)[0])
         chosen = cols[k].tpl
-        f = float(v[(tpl == key) & (np.fromiter((c.job for c in cols), np.int64, len(cols)) == j)].sum())
+        f = float(v[(tpl == key) & (job == j)].sum())
         everyone = frozenset(id(t) for t in self.d.options[j])
         none = np.zeros(0, np.int64)
         return Branch(j, "configuration",

@@ -528,9 +528,11 @@ class ColumnGeneration:
         after each round; when a round leaves capacity slack, its jobs are fixed one at a time,
         trying each of their LP columns, then the cheapest path that fits the capacity the other
         jobs leave (``fit_path``). Big-M slacks keep the master feasible during the dive
-        and must be 0 at the end. Returns one column per job, or None. A dive stopped by the
+        and must be 0 at the end; their bounds are then restored to what they were. Returns one
+        column per job, or None. A dive stopped by the
         clock is completed by the greedy (``complete_dive``) instead of being dropped."""
         m = self.master
+        slack_upper = m.slack_upper  # restored at the end (0 in price-and-branch, inf in branch-and-price)
         m.set_slack_bounds(np.inf)
         m.set_slack_cost(self.big_m)
         fixed = np.zeros(self.J, bool)
@@ -595,7 +597,7 @@ class ColumnGeneration:
             result = self.complete_dive(chosen)
         for j, i in list(chosen.items()):  # undo the fixings and the slacks
             fix(j, i, False)
-        m.set_slack_bounds(0.0)
+        m.set_slack_bounds(slack_upper)
         return result
 
     def complete_dive(self, chosen: dict[int, int]) -> list[Column] | None:

@@ -95,6 +95,7 @@ class Master:
                                      np.arange(self.acc0, self.nrows)]).astype(np.int64)
         sign = np.concatenate([-np.ones(n_cap + len(self.dead_jobs)), np.ones(len(self.acc_jobs))])
         self.slack_names = side_row_names(d)
+        self.slack_upper = np.inf  # every slack's upper bound (``set_slack_bounds``)
         k = len(slack_rows)
         self.slack_cols = np.asarray(
             self.lp.add_cols(np.zeros(k), np.zeros(k), np.full(k, np.inf), [np.array([r]) for r in slack_rows],
@@ -130,6 +131,7 @@ class Master:
     def set_slack_bounds(self, upper: float) -> None:
         k = len(self.slack_cols)
         self.lp.set_bounds(self.slack_cols, np.zeros(k), np.full(k, upper))
+        self.slack_upper = float(upper)
 
     def column_rows(self, col: Column) -> tuple[np.ndarray, np.ndarray]:
         """Master rows and coefficients of one column: capacity rows, convexity, deadline,
